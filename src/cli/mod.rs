@@ -1,0 +1,163 @@
+//! The command line: argument definitions (clap derive) and dispatch to one module per
+//! command. Exit codes are documented here, in `--help` and in the README.
+
+mod backup_cmd;
+mod passwd_cmd;
+mod restore_cmd;
+mod status_cmd;
+mod verify_cmd;
+mod version_cmd;
+
+pub mod password_input;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::Context;
+use crate::error::{Error, Exit, Result};
+use crate::sys::root::Root;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   verify: password does not match every store (audit: high-severity finding)
+  2   usage error or bad input (nothing was changed)
+  65  a credential store is malformed (nothing was changed)
+  67  no such user
+  74  I/O error (the stores were left as they were, or rolled back)
+  75  a lock is held by another program (try again)
+  77  not permitted (not root on a live system, permission denied, path escapes --root)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "qrescue",
+    version,
+    about = "Safe admin password rescue and reset-button watcher for QNAP NAS",
+    after_help = EXIT_CODES,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Treat DIR as / (offline repair of a mounted system partition, tests)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print one JSON document instead of human text
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Account state in every credential store (default USER: admin)
+    #[command(
+        after_help = "Example:\n  qrescue status\n  qrescue --root /mnt/sysroot --json status admin"
+    )]
+    Status {
+        /// Account name
+        user: Option<String>,
+    },
+    /// Set a new password in every store, atomically, with a backup first
+    #[command(
+        after_help = "Examples:\n  qrescue passwd                      # asks twice, no echo\n  printf '%s\\n' \"$PW\" | qrescue passwd admin --password-stdin\n  qrescue passwd admin --random --scheme sha512\n  qrescue passwd --dry-run"
+    )]
+    Passwd(passwd_cmd::PasswdArgs),
+    /// Exit 0 if the password matches every store, 1 if not
+    #[command(
+        after_help = "Example:\n  printf '%s\\n' \"$PW\" | qrescue verify admin --password-stdin"
+    )]
+    Verify {
+        /// Account name (default: admin)
+        user: Option<String>,
+        /// Read the password as one line from standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Snapshot all credential files now and print the backup id
+    #[command(after_help = "Example:\n  qrescue backup --reason 'before firmware update'")]
+    Backup {
+        /// Why the backup was taken (stored in its manifest)
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// List backup sets (id, time, reason, files, intact?)
+    Backups,
+    /// Put a backup set back (the current state is backed up first)
+    #[command(
+        after_help = "Example:\n  qrescue backups\n  qrescue restore 20261124T214400Z-1234 --dry-run"
+    )]
+    Restore {
+        /// Backup id, as printed by `backup` or listed by `backups`
+        id: String,
+        /// Show what would change, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Watch the reset button and journal every press
+    Watch(crate::watch::WatchArgs),
+    /// Show the reset-button journal
+    Events(crate::watch::EventsArgs),
+    /// Version and build information (for support requests)
+    Version,
+}
+
+/// Parse the command line, run the command, print any error as one line; the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "qrescue: {}", e.message);
+            e.exit.code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if let Command::Version = cli.command {
+        return version_cmd::run(cli.json);
+    }
+    let root_path = cli.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let ctx = Context {
+        root: Root::open(&root_path)?,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Status { user } => status_cmd::run(&ctx, user.as_deref()),
+        Command::Passwd(args) => passwd_cmd::run(&ctx, &args),
+        Command::Verify {
+            user,
+            password_stdin,
+        } => verify_cmd::run(&ctx, user.as_deref(), password_stdin),
+        Command::Backup { reason } => backup_cmd::run_backup(&ctx, reason.as_deref()),
+        Command::Backups => backup_cmd::run_list(&ctx),
+        Command::Restore { id, dry_run } => restore_cmd::run(&ctx, &id, dry_run),
+        Command::Watch(args) => crate::watch::run_watch(&ctx, &args),
+        Command::Events(args) => crate::watch::run_events(&ctx, &args),
+        Command::Version => unreachable!("handled above"),
+    }
+}
+
+/// Print a serde value as one JSON document on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
+    writeln!(out).map_err(|e| Error::io("stdout", e))
+}
+
+/// Default account when none is named.
+pub const DEFAULT_USER: &str = "admin";

@@ -1,0 +1,292 @@
+//! Every path qrescue touches is resolved *inside* a root directory (`--root DIR`, or `/`).
+//!
+//! The walk follows systemd's `chase()` idea, done by hand so it also works on QNAP's old
+//! kernels (no `openat2(RESOLVE_IN_ROOT)` before Linux 5.6): one component at a time with
+//! `openat(O_NOFOLLOW)`, symlinks read with `readlinkat` and re-resolved relative to the
+//! root (absolute targets start again at the root, `..` never climbs above it). The result
+//! keeps an open descriptor of the real parent directory, so every later operation
+//! (`openat`, `renameat`, `fsync` of the directory) happens in that directory even if a
+//! path component is swapped afterwards. A symlink is never replaced: writes go to the
+//! file it resolves to.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
+
+use crate::error::{Error, Result};
+
+/// Symlinks followed in one resolution before giving up (Linux's own limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// A root directory everything is resolved in.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// A path resolved inside the root: the real parent directory (open) and the final name.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The real parent directory, opened `O_RDONLY|O_DIRECTORY`.
+    pub dir: OwnedFd,
+    /// Final component (never a symlink when `stat` is `Some`).
+    pub name: OsString,
+    /// The real path inside the root (absolute, root-relative), for messages and dedup.
+    pub real: PathBuf,
+    /// `lstat` of the final component, `None` when it does not exist.
+    pub stat: Option<FileStat>,
+    /// Whether any symlink was followed on the way.
+    pub via_symlink: bool,
+}
+
+fn dir_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+fn is_kind(st: &FileStat, kind: SFlag) -> bool {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == kind
+}
+
+impl Root {
+    /// Open `path` as the root. It must be a directory.
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(format!("root {}", path.display()), e))?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The root as given on the command line.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether this root is the running system's `/`.
+    pub fn is_host(&self) -> bool {
+        self.path == Path::new("/")
+    }
+
+    /// A root-relative path as the owner sees it on this machine (`DIR/etc/shadow`).
+    pub fn display(&self, inside: &Path) -> String {
+        if self.is_host() {
+            inside.display().to_string()
+        } else {
+            let rel = inside.strip_prefix("/").unwrap_or(inside);
+            self.path.join(rel).display().to_string()
+        }
+    }
+
+    /// Resolve `logical` (an absolute path inside the root), following every symlink inside
+    /// the root, including one in the final component. A missing final component is fine
+    /// (`stat` is `None`); a missing directory on the way is an error.
+    pub fn resolve(&self, logical: &str) -> Result<Resolved> {
+        self.walk(logical, false, None)
+    }
+
+    /// Like [`Root::resolve`], creating missing directories on the way (and the final one)
+    /// with `mode`; returns the final directory opened.
+    pub fn create_dir_all(&self, logical: &str, mode: Mode) -> Result<(OwnedFd, PathBuf)> {
+        let r = self.walk(logical, true, Some(mode))?;
+        let fd = openat(&r.dir, r.name.as_os_str(), dir_flags(), Mode::empty())
+            .map_err(|e| Error::io(self.display(&r.real), e))?;
+        Ok((fd, r.real))
+    }
+
+    /// Open an existing directory inside the root (following symlinks inside the root).
+    pub fn open_dir(&self, logical: &str) -> Result<(OwnedFd, PathBuf)> {
+        let r = self.resolve(logical)?;
+        if r.stat.is_none() {
+            return Err(Error::io(self.display(&r.real), Errno::ENOENT));
+        }
+        let fd = openat(&r.dir, r.name.as_os_str(), dir_flags(), Mode::empty())
+            .map_err(|e| Error::io(self.display(&r.real), e))?;
+        Ok((fd, r.real))
+    }
+
+    fn walk(&self, logical: &str, create: bool, mode: Option<Mode>) -> Result<Resolved> {
+        // Components still to walk, in order (front = next).
+        let mut todo: Vec<OsString> = Vec::new();
+        push_front(&mut todo, Path::new(logical));
+        // Open directories from the root down; `names[i]` is the name of `dirs[i + 1]`.
+        let mut dirs: Vec<OwnedFd> = vec![self.fd.try_clone().map_err(|e| Error::io("root", e))?];
+        let mut names: Vec<OsString> = Vec::new();
+        let mut links = 0usize;
+        let mut via_symlink = false;
+        if todo.is_empty() {
+            return Err(Error::usage(format!(
+                "{logical}: the root itself is not a file"
+            )));
+        }
+        loop {
+            let comp = todo.remove(0);
+            if comp == "." || comp.is_empty() {
+                if todo.is_empty() {
+                    return Err(Error::usage(format!("{logical}: does not name a file")));
+                }
+                continue;
+            }
+            if comp == ".." {
+                if dirs.len() > 1 {
+                    dirs.pop();
+                    names.pop();
+                }
+                if todo.is_empty() {
+                    return Err(Error::usage(format!("{logical}: does not name a file")));
+                }
+                continue;
+            }
+            let last = todo.is_empty();
+            let cur = dirs.last().expect("root is always there");
+            let real = real_path(&names, Some(&comp));
+            let st = match fstatat(cur, comp.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => Some(st),
+                Err(Errno::ENOENT) => None,
+                Err(e) => return Err(Error::io(self.display(&real), e)),
+            };
+            match st {
+                None if last && !create => {
+                    return Ok(Resolved {
+                        dir: dirs.pop().expect("root"),
+                        name: comp,
+                        real,
+                        stat: None,
+                        via_symlink,
+                    });
+                }
+                None if create => {
+                    match mkdirat(
+                        cur,
+                        comp.as_os_str(),
+                        mode.unwrap_or(Mode::from_bits_truncate(0o700)),
+                    ) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(Error::io(self.display(&real), e)),
+                    }
+                    todo.insert(0, comp);
+                    continue;
+                }
+                None => return Err(Error::io(self.display(&real), Errno::ENOENT)),
+                Some(st) if is_kind(&st, SFlag::S_IFLNK) => {
+                    links += 1;
+                    via_symlink = true;
+                    if links > MAX_SYMLINKS {
+                        return Err(Error::io(self.display(&real), Errno::ELOOP));
+                    }
+                    let target = readlinkat(cur, comp.as_os_str())
+                        .map_err(|e| Error::io(self.display(&real), e))?;
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        dirs.truncate(1);
+                        names.clear();
+                    }
+                    push_front(&mut todo, &target);
+                    if todo.is_empty() {
+                        // A link to "/" or "." as the final component: it is a directory.
+                        return Err(Error::usage(format!("{logical}: resolves to a directory")));
+                    }
+                }
+                Some(st) if is_kind(&st, SFlag::S_IFDIR) && (!last || create) => {
+                    let fd = openat(cur, comp.as_os_str(), dir_flags(), Mode::empty())
+                        .map_err(|e| Error::io(self.display(&real), e))?;
+                    if last {
+                        return Ok(Resolved {
+                            dir: dirs.pop().expect("root"),
+                            name: comp,
+                            real,
+                            stat: Some(st),
+                            via_symlink,
+                        });
+                    }
+                    dirs.push(fd);
+                    names.push(comp);
+                }
+                Some(st) => {
+                    if !last {
+                        return Err(Error::io(self.display(&real), Errno::ENOTDIR));
+                    }
+                    return Ok(Resolved {
+                        dir: dirs.pop().expect("root"),
+                        name: comp,
+                        real,
+                        stat: Some(st),
+                        via_symlink,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn push_front(todo: &mut Vec<OsString>, path: &Path) {
+    let comps: Vec<OsString> = path
+        .as_os_str()
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(|c| OsStr::from_bytes(c).to_os_string())
+        .collect();
+    todo.splice(0..0, comps);
+}
+
+fn real_path(names: &[OsString], last: Option<&OsString>) -> PathBuf {
+    let mut p = PathBuf::from("/");
+    for n in names {
+        p.push(n);
+    }
+    if let Some(l) = last {
+        p.push(l);
+    }
+    p
+}
+
+impl Resolved {
+    /// Open the resolved file for reading (never following a symlink swapped in since).
+    pub fn open_read(&self) -> nix::Result<File> {
+        openat(
+            &self.dir,
+            self.name.as_os_str(),
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from)
+    }
+
+    /// Whether it exists as a regular file.
+    pub fn is_file(&self) -> bool {
+        self.stat
+            .as_ref()
+            .is_some_and(|st| is_kind(st, SFlag::S_IFREG))
+    }
+
+    /// Identity of the file (device, inode), to merge paths that are the same file.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        self.stat
+            .as_ref()
+            .map(|st| (st.st_dev as u64, st.st_ino as u64))
+    }
+
+    /// A sibling name in the same directory (`shadow` → `shadow+`).
+    pub fn sibling(&self, suffix: &str) -> OsString {
+        let mut n = self.name.clone();
+        n.push(suffix);
+        n
+    }
+
+    /// The parent directory's descriptor.
+    pub fn dir_fd(&self) -> impl AsFd + '_ {
+        &self.dir
+    }
+}
