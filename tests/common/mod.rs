@@ -1,0 +1,52 @@
+//! Shared by the integration tests: how to run the binary under test.
+//!
+//! `QRESCUE_BIN` names the binary (default: the one cargo just built), `QRESCUE_RUNNER` an
+//! optional emulator prefix (`qemu-arm -cpu cortex-a15`), so the same suite runs natively and
+//! under qemu against each cross-built static binary.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    std::env::var_os("QRESCUE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_qrescue")))
+}
+
+/// A `Command` running the binary under test (through `QRESCUE_RUNNER` if set).
+pub fn qrescue() -> Command {
+    match std::env::var("QRESCUE_RUNNER").ok().filter(|s| !s.trim().is_empty()) {
+        Some(runner) => {
+            let mut parts = runner.split_whitespace();
+            let mut cmd = Command::new(parts.next().expect("runner"));
+            cmd.args(parts).arg(bin());
+            cmd
+        }
+        None => Command::new(bin()),
+    }
+}
+
+/// Run with `stdin` fed to the process; returns its output.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn qrescue");
+    {
+        let mut si = child.stdin.take().expect("stdin");
+        let _ = si.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait qrescue")
+}
+
+/// Run with empty stdin.
+pub fn run(cmd: &mut Command) -> Output {
+    run_with_stdin(cmd, b"")
+}
+
+/// Whether the binary under test runs natively (no emulator): some tests (strace fault
+/// injection) need that.
+pub fn native() -> bool {
+    std::env::var("QRESCUE_RUNNER").map(|s| s.trim().is_empty()).unwrap_or(true)
+}
