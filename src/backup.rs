@@ -1,1 +1,402 @@
-//! (in progress)
+//! Backup sets: `<state dir>/backups/<id>/` (0700) holding a copy (0600) of each credential
+//! file and a `manifest.json` with time, reason, tool version, operator and, per file, its
+//! path, sha256, size, mode and owner. The manifest is written last (temp + rename), so a
+//! set without one is incomplete and never restored from.
+//!
+//! The state directory and everything below it must be real directories owned by the user
+//! running qrescue and not writable by others: a symlink planted there (say, to `/`) is
+//! refused, never followed.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat, renameat};
+use nix::sys::stat::{Mode, fstat, mkdirat};
+use nix::unistd::{Uid, fsync};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::paths::state_dir;
+use crate::stores::{Kind, StoreFile};
+use crate::sys::atomic::Meta;
+use crate::sys::root::Root;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackupFile {
+    /// Real path inside the root.
+    pub path: String,
+    /// Every logical name of the file (`/etc/shadow`, `/etc/config/shadow`).
+    pub names: Vec<String>,
+    pub kind: Kind,
+    /// File name inside the backup directory.
+    pub stored_as: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub id: String,
+    pub created: String,
+    pub created_unix: u64,
+    pub reason: String,
+    pub tool_version: String,
+    pub operator: String,
+    pub files: Vec<BackupFile>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// qrescue's state directory, opened and checked.
+#[derive(Debug)]
+pub struct StateDir {
+    pub fd: OwnedFd,
+    pub real: PathBuf,
+    pub display: String,
+}
+
+/// Open (or create) a directory entry `name` under `parent` without following a symlink,
+/// and check it is ours and not writable by others.
+fn safe_subdir(
+    parent: &OwnedFd,
+    name: &str,
+    display: &str,
+    create: bool,
+) -> Result<Option<OwnedFd>> {
+    if create {
+        match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::io(display, e)),
+        }
+    }
+    let fd = match openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) if !create => return Ok(None),
+        Err(Errno::ELOOP | Errno::ENOTDIR) => {
+            return Err(Error::perm(format!(
+                "{display} is a symlink or not a directory: refusing to use it for backups"
+            )));
+        }
+        Err(e) => return Err(Error::io(display, e)),
+    };
+    let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
+    let me = Uid::effective().as_raw();
+    if st.st_uid != me && st.st_uid != 0 {
+        return Err(Error::perm(format!(
+            "{display} is owned by uid {}, not by us: refusing it",
+            st.st_uid
+        )));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(Error::perm(format!(
+            "{display} is writable by others (mode {:o}): refusing it",
+            st.st_mode & 0o7777
+        )));
+    }
+    Ok(Some(fd))
+}
+
+impl StateDir {
+    /// Open qrescue's state directory; `create` makes it (0700) when missing. `Ok(None)`
+    /// when it does not exist and `create` is false.
+    pub fn open(root: &Root, create: bool) -> Result<Option<StateDir>> {
+        let logical = state_dir(root);
+        let (parent, name) = logical.rsplit_once('/').expect("absolute");
+        let parent_fd = if create {
+            root.create_dir_all(parent, Mode::from_bits_truncate(0o755))?
+        } else {
+            match root.try_resolve(parent)? {
+                Some(r) if r.stat.is_some() => root.open_dir(parent)?,
+                _ => return Ok(None),
+            }
+        };
+        let real = parent_fd.1.join(name);
+        let display = root.display(&real);
+        Ok(
+            safe_subdir(&parent_fd.0, name, &display, create)?.map(|fd| StateDir {
+                fd,
+                real,
+                display,
+            }),
+        )
+    }
+
+    /// The `backups` directory.
+    fn backups(&self, create: bool) -> Result<Option<(OwnedFd, String)>> {
+        let display = format!("{}/backups", self.display);
+        Ok(safe_subdir(&self.fd, "backups", &display, create)?.map(|fd| (fd, display)))
+    }
+}
+
+/// Who is running this: `SUDO_USER`, else the login uid's name, else the effective uid.
+pub fn operator() -> String {
+    if let Ok(u) = std::env::var("SUDO_USER")
+        && !u.is_empty()
+    {
+        return u;
+    }
+    let login = std::fs::read_to_string("/proc/self/loginuid")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|&u| u != u32::MAX);
+    let uid = login.unwrap_or_else(|| Uid::effective().as_raw());
+    match nix::unistd::User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid {uid}"),
+    }
+}
+
+fn write_new(dir: &OwnedFd, name: &str, bytes: &[u8], display: &str) -> Result<()> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(display, e))?;
+    let mut f = File::from(fd);
+    f.write_all(bytes).map_err(|e| Error::io(display, e))?;
+    fsync(f.as_fd()).map_err(|e| Error::io(display, e))
+}
+
+/// A file's content to put in a backup.
+pub struct Snapshot<'a> {
+    pub file: &'a StoreFile,
+    pub bytes: &'a [u8],
+    pub meta: Meta,
+}
+
+/// Write a complete, fsynced backup set; returns its manifest.
+pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<Manifest> {
+    let state = StateDir::open(root, true)?.expect("created");
+    let (backups, bdisplay) = state.backups(true)?.expect("created");
+    let now = clock::now_unix();
+    let base = format!("{}-{}", clock::compact(now), std::process::id());
+    let mut id = base.clone();
+    let mut n = 1;
+    loop {
+        match mkdirat(&backups, id.as_str(), Mode::from_bits_truncate(0o700)) {
+            Ok(()) => break,
+            Err(Errno::EEXIST) => {
+                n += 1;
+                id = format!("{base}.{n}");
+            }
+            Err(e) => return Err(Error::io(format!("{bdisplay}/{id}"), e)),
+        }
+    }
+    let ddisplay = format!("{bdisplay}/{id}");
+    let dir = safe_subdir(&backups, &id, &ddisplay, false)?.expect("just made");
+    let mut files = Vec::new();
+    for (i, s) in snapshots.iter().enumerate() {
+        let flat = s
+            .file
+            .real
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .replace('/', "_");
+        let stored_as = format!("{i:02}-{flat}");
+        write_new(
+            &dir,
+            &stored_as,
+            s.bytes,
+            &format!("{ddisplay}/{stored_as}"),
+        )?;
+        files.push(BackupFile {
+            path: s.file.real.to_string_lossy().into_owned(),
+            names: s.file.names.clone(),
+            kind: s.file.kind,
+            stored_as,
+            sha256: sha256_hex(s.bytes),
+            size: s.bytes.len() as u64,
+            meta: s.meta,
+        });
+    }
+    let manifest = Manifest {
+        id: id.clone(),
+        created: clock::rfc3339(now),
+        created_unix: now,
+        reason: reason.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        operator: operator(),
+        files,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write_new(
+        &dir,
+        "manifest.json.tmp",
+        &json,
+        &format!("{ddisplay}/manifest.json.tmp"),
+    )?;
+    renameat(&dir, "manifest.json.tmp", &dir, "manifest.json")
+        .map_err(|e| Error::io(&ddisplay, e))?;
+    fsync(&dir).map_err(|e| Error::io(&ddisplay, e))?;
+    fsync(&backups).map_err(|e| Error::io(&bdisplay, e))?;
+    Ok(manifest)
+}
+
+/// One set as found on disk.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    pub id: String,
+    pub manifest: Option<Manifest>,
+    /// Every file present with the recorded size and sha256.
+    pub intact: bool,
+    /// What is wrong, if anything.
+    pub problems: Vec<String>,
+}
+
+fn read_all(dir: &OwnedFd, name: &str) -> std::io::Result<Vec<u8>> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = Vec::new();
+    File::from(fd).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !id.starts_with('.')
+}
+
+/// Check one set; with `load`, also return the files' contents.
+fn examine(backups: &OwnedFd, bdisplay: &str, id: &str, load: bool) -> (Listed, Vec<Vec<u8>>) {
+    let mut listed = Listed {
+        id: id.to_string(),
+        manifest: None,
+        intact: false,
+        problems: Vec::new(),
+    };
+    let mut contents = Vec::new();
+    let ddisplay = format!("{bdisplay}/{id}");
+    let dir = match safe_subdir(backups, id, &ddisplay, false) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            listed.problems.push("missing".into());
+            return (listed, contents);
+        }
+        Err(e) => {
+            listed.problems.push(e.message);
+            return (listed, contents);
+        }
+    };
+    let manifest: Manifest = match read_all(&dir, "manifest.json") {
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(m) => m,
+            Err(e) => {
+                listed
+                    .problems
+                    .push(format!("manifest.json unreadable: {e}"));
+                return (listed, contents);
+            }
+        },
+        Err(_) => {
+            listed
+                .problems
+                .push("no manifest.json: incomplete set".into());
+            return (listed, contents);
+        }
+    };
+    if manifest.id != id {
+        listed
+            .problems
+            .push(format!("manifest names id {}", manifest.id));
+    }
+    for f in &manifest.files {
+        if f.stored_as.contains('/') || f.stored_as.starts_with('.') || f.stored_as.is_empty() {
+            listed.problems.push(format!("{}: bad stored name", f.path));
+            continue;
+        }
+        match read_all(&dir, &f.stored_as) {
+            Ok(b) if b.len() as u64 == f.size && sha256_hex(&b) == f.sha256 => {
+                if load {
+                    contents.push(b);
+                }
+            }
+            Ok(_) => listed.problems.push(format!(
+                "{}: content differs from its checksum",
+                f.stored_as
+            )),
+            Err(e) => listed.problems.push(format!("{}: {e}", f.stored_as)),
+        }
+    }
+    listed.intact = listed.problems.is_empty();
+    listed.manifest = Some(manifest);
+    (listed, contents)
+}
+
+/// Every backup set, oldest first.
+pub fn list(root: &Root) -> Result<Vec<Listed>> {
+    let Some(state) = StateDir::open(root, false)? else {
+        return Ok(Vec::new());
+    };
+    let Some((backups, bdisplay)) = state.backups(false)? else {
+        return Ok(Vec::new());
+    };
+    let mut ids: Vec<String> = Vec::new();
+    let dir = nix::dir::Dir::from_fd(backups.try_clone().map_err(|e| Error::io(&bdisplay, e))?)
+        .map_err(|e| Error::io(&bdisplay, e))?;
+    for entry in dir.into_iter().flatten() {
+        let name = OsStr::new(std::str::from_utf8(entry.file_name().to_bytes()).unwrap_or("."))
+            .to_string_lossy()
+            .into_owned();
+        if valid_id(&name) {
+            ids.push(name);
+        }
+    }
+    ids.sort();
+    Ok(ids
+        .iter()
+        .map(|id| examine(&backups, &bdisplay, id, false).0)
+        .collect())
+}
+
+/// Load a set for restoring: it must be intact.
+pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
+    if !valid_id(id) {
+        return Err(Error::usage(format!(
+            "{id:?} is not a backup id (see `qrescue backups`)"
+        )));
+    }
+    let state = StateDir::open(root, false)?
+        .ok_or_else(|| Error::usage(format!("no backup {id}: there are no backups")))?;
+    let (backups, bdisplay) = state
+        .backups(false)?
+        .ok_or_else(|| Error::usage(format!("no backup {id}: there are no backups")))?;
+    let (listed, contents) = examine(&backups, &bdisplay, id, true);
+    if listed.problems.iter().any(|p| p == "missing") {
+        return Err(Error::usage(format!(
+            "no backup {id} (see `qrescue backups`)"
+        )));
+    }
+    match listed.manifest {
+        Some(m) if listed.intact => Ok((m, contents)),
+        _ => Err(Error::data(format!(
+            "backup {id} is damaged: {}",
+            listed.problems.join("; ")
+        ))),
+    }
+}

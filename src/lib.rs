@@ -11,12 +11,15 @@
 //! - [`watch`]: the reset-button watcher and its journal;
 //! - [`logging`]: syslog records through `log`.
 
+pub mod account;
 pub mod backup;
 pub mod cli;
+pub mod clock;
 pub mod context;
 pub mod error;
 pub mod formats;
 pub mod hash;
+pub mod leftovers;
 pub mod logging;
 pub mod paths;
 pub mod secret;

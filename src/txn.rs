@@ -1,1 +1,379 @@
-//! (in progress)
+//! The one transaction that changes credential files:
+//! lock → recover → read → plan → backup → intent → stage all → commit each → verify →
+//! done, or roll back.
+//!
+//! Guarantees, whatever fails (disk full, I/O error, kill -9, a concurrent `passwd`):
+//! - each file is replaced atomically (temp + fsync + rename + directory fsync), so no file
+//!   is ever partial, and no temp file is ever more readable than the original;
+//! - nothing is replaced before a complete, fsynced backup of every file about to change
+//!   exists, and before an intent record (`txn.json` in the state directory) names that
+//!   backup;
+//! - a failure before the first rename leaves every file untouched; a failure after it rolls
+//!   the replaced files back; a crash leaves the intent record, and the next qrescue run
+//!   (any command that takes the locks, `status` included) rolls back to the backup. So
+//!   the stores end as the complete old set or the complete new one.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat, renameat};
+use nix::sys::stat::Mode;
+use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
+use serde::{Deserialize, Serialize};
+
+use crate::backup::{self, Manifest, Snapshot, StateDir, sha256_hex};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::stores::{StoreFile, Stores};
+use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
+use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
+use crate::sys::root::Root;
+
+const INTENT: &str = "txn.json";
+
+/// The intent record of a transaction under way.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Intent {
+    pub pid: u32,
+    pub started: String,
+    pub backup_id: String,
+    /// Real paths (inside the root) about to be replaced.
+    pub files: Vec<String>,
+}
+
+/// Every lock the stores need, held until dropped.
+#[derive(Debug)]
+pub struct Locked {
+    _pwd: PwdLock,
+    _files: Vec<FileLock>,
+}
+
+/// Take `lckpwdf` and the per-file `NAME.lock` of every name of every store.
+pub fn lock_all(root: &Root, stores: &Stores) -> Result<Locked> {
+    lock_all_within(root, stores, LOCK_TIMEOUT)
+}
+
+/// [`lock_all`] with another bounded wait.
+pub fn lock_all_within(
+    root: &Root,
+    stores: &Stores,
+    timeout: std::time::Duration,
+) -> Result<Locked> {
+    let pwd = lock::lckpwdf(root, timeout)?;
+    let mut names: Vec<&str> = stores
+        .files
+        .iter()
+        .flat_map(|f| f.names.iter().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut files = Vec::new();
+    for name in names {
+        files.push(lock::lock_file(root, name, timeout)?);
+    }
+    Ok(Locked {
+        _pwd: pwd,
+        _files: files,
+    })
+}
+
+/// One file the plan changes.
+struct Change<'a> {
+    file: &'a StoreFile,
+    old: Vec<u8>,
+    meta: Meta,
+    new: Vec<u8>,
+}
+
+/// What a finished transaction did.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The backup taken before the change (`None` when nothing needed changing).
+    pub backup_id: Option<String>,
+    /// Files replaced, as shown to the owner.
+    pub changed: Vec<String>,
+    /// Interrupted earlier transactions rolled back first.
+    pub recovered: Vec<String>,
+}
+
+/// Contents of every store file, in `stores.files` order.
+pub type Contents = Vec<Vec<u8>>;
+
+/// Run a change. `plan` gets every store file's current bytes (read under the locks) and
+/// returns the new bytes for those it changes (`None`: unchanged). `check` is called on each
+/// changed file's bytes as re-read from disk after the change, to prove it took effect.
+pub fn run(
+    root: &Root,
+    stores: &Stores,
+    reason: &str,
+    plan: impl FnOnce(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
+    check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
+) -> Result<Outcome> {
+    let _locks = lock_all(root, stores)?;
+    let recovered = recover(root)?;
+
+    let mut current = Vec::with_capacity(stores.files.len());
+    let mut metas = Vec::with_capacity(stores.files.len());
+    for f in &stores.files {
+        let (bytes, meta) = f.read()?;
+        current.push(bytes);
+        metas.push(meta);
+    }
+    let refs: Vec<&StoreFile> = stores.files.iter().collect();
+    let planned = plan(&refs, &current)?;
+    let mut changes = Vec::new();
+    for (((file, old), meta), new) in stores.files.iter().zip(current).zip(metas).zip(planned) {
+        if let Some(new) = new
+            && new != old
+        {
+            changes.push(Change {
+                file,
+                old,
+                meta,
+                new,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return Ok(Outcome {
+            backup_id: None,
+            changed: Vec::new(),
+            recovered,
+        });
+    }
+
+    let snapshots: Vec<Snapshot<'_>> = changes
+        .iter()
+        .map(|c| Snapshot {
+            file: c.file,
+            bytes: &c.old,
+            meta: c.meta,
+        })
+        .collect();
+    let manifest = backup::create(root, reason, &snapshots)?;
+    let state = StateDir::open(root, true)?.expect("created by the backup");
+    write_intent(
+        &state,
+        &Intent {
+            pid: std::process::id(),
+            started: clock::rfc3339(clock::now_unix()),
+            backup_id: manifest.id.clone(),
+            files: changes
+                .iter()
+                .map(|c| c.file.real.to_string_lossy().into_owned())
+                .collect(),
+        },
+    )?;
+
+    // Stage every file before replacing any: a failure here changes nothing.
+    let mut staged = Vec::with_capacity(changes.len());
+    for c in &changes {
+        match atomic::stage(&c.file.resolved, &c.file.display, &c.new, c.meta) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                drop(staged);
+                clear_intent(&state);
+                return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+            }
+        }
+    }
+    let mut replaced = 0usize;
+    for s in staged {
+        match s.commit() {
+            Ok(()) => replaced += 1,
+            Err((renamed, e)) => {
+                let upto = replaced + usize::from(renamed);
+                return Err(rollback(root, &state, &changes[..upto], &manifest, e));
+            }
+        }
+    }
+
+    // Verify from disk, through a fresh resolution of each file's own name.
+    for c in &changes {
+        let res = verify_one(root, c, &check);
+        if let Err(e) = res {
+            return Err(rollback(root, &state, &changes, &manifest, e));
+        }
+    }
+    clear_intent(&state);
+    Ok(Outcome {
+        backup_id: Some(manifest.id),
+        changed: changes.iter().map(|c| c.file.display.clone()).collect(),
+        recovered,
+    })
+}
+
+fn verify_one(
+    root: &Root,
+    c: &Change<'_>,
+    check: &impl Fn(&StoreFile, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let res = root.resolve(&c.file.names[0])?;
+    if res.identity().is_none() || res.real != c.file.real {
+        return Err(Error::io(&c.file.display, Errno::ESTALE).context("after the change"));
+    }
+    let (bytes, meta) = atomic::read(&res, &c.file.display)?;
+    if bytes != c.new {
+        return Err(Error::new(
+            crate::error::Exit::IoErr,
+            format!(
+                "{}: content read back differs from what was written",
+                c.file.display
+            ),
+        ));
+    }
+    if meta != c.meta {
+        return Err(Error::new(
+            crate::error::Exit::IoErr,
+            format!("{}: owner or mode changed during the write", c.file.display),
+        ));
+    }
+    check(c.file, &bytes)
+}
+
+/// Put the old contents back; return the error to report (the original one, explained).
+fn rollback(
+    root: &Root,
+    state: &StateDir,
+    done: &[Change<'_>],
+    manifest: &Manifest,
+    cause: Error,
+) -> Error {
+    let mut failed = Vec::new();
+    for c in done.iter().rev() {
+        let res = match root.resolve(&c.file.names[0]) {
+            Ok(r) => r,
+            Err(e) => {
+                failed.push(e.message);
+                continue;
+            }
+        };
+        if let Err(e) = atomic::replace(&res, &c.file.display, &c.old, c.meta) {
+            failed.push(e.message);
+        }
+    }
+    if failed.is_empty() {
+        clear_intent(state);
+        log::warn!("change rolled back after: {}", cause.message);
+        cause.context(format!(
+            "every file was rolled back to its previous content (backup {})",
+            manifest.id
+        ))
+    } else {
+        log::error!(
+            "rollback failed; the intent record stays for the next run: {}",
+            failed.join("; ")
+        );
+        cause.context(format!(
+            "rolling back also failed ({}); the previous files are in backup {}: run `qrescue restore {}` \
+             (the next qrescue run also retries the rollback)",
+            failed.join("; "),
+            manifest.id,
+            manifest.id
+        ))
+    }
+}
+
+fn write_intent(state: &StateDir, intent: &Intent) -> Result<()> {
+    let tmp = "txn.json.tmp";
+    let display = format!("{}/{INTENT}", state.display);
+    let _ = unlinkat(&state.fd, tmp, UnlinkatFlags::NoRemoveDir);
+    let fd = openat(
+        &state.fd,
+        tmp,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(&display, e))?;
+    let mut f = File::from(fd);
+    f.write_all(&serde_json::to_vec(intent).expect("intent serialises"))
+        .map_err(|e| Error::io(&display, e))?;
+    fsync(f.as_fd()).map_err(|e| Error::io(&display, e))?;
+    renameat(&state.fd, tmp, &state.fd, INTENT).map_err(|e| Error::io(&display, e))?;
+    fsync(&state.fd).map_err(|e| Error::io(&display, e))
+}
+
+fn clear_intent(state: &StateDir) {
+    let _ = unlinkat(&state.fd, INTENT, UnlinkatFlags::NoRemoveDir);
+    let _ = fsync(&state.fd);
+}
+
+/// Read the intent record of an interrupted transaction, if any.
+pub fn pending(root: &Root) -> Result<Option<Intent>> {
+    let Some(state) = StateDir::open(root, false)? else {
+        return Ok(None);
+    };
+    let fd = match openat(
+        &state.fd,
+        INTENT,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::io(format!("{}/{INTENT}", state.display), e)),
+    };
+    let mut buf = Vec::new();
+    File::from(fd)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(format!("{}/{INTENT}", state.display), e))?;
+    match serde_json::from_slice(&buf) {
+        Ok(i) => Ok(Some(i)),
+        // A torn record can only come from a crash before any file was replaced (it is
+        // written and fsynced before the first temp file exists): nothing to undo.
+        Err(_) => {
+            clear_intent(&state);
+            Ok(None)
+        }
+    }
+}
+
+/// Roll back an interrupted transaction (the caller holds the locks). Returns what was done.
+pub fn recover(root: &Root) -> Result<Vec<String>> {
+    let Some(intent) = pending(root)? else {
+        return Ok(Vec::new());
+    };
+    let state = StateDir::open(root, false)?.expect("intent exists");
+    let (manifest, contents) = backup::load(root, &intent.backup_id).map_err(|e| {
+        e.context(format!(
+            "an interrupted change (pid {}) cannot be rolled back",
+            intent.pid
+        ))
+    })?;
+    let mut done = Vec::new();
+    for (bf, old) in manifest.files.iter().zip(&contents) {
+        if !intent.files.contains(&bf.path) {
+            continue;
+        }
+        let res = root.resolve(&bf.path)?;
+        let display = root.display(&res.real);
+        // A temp file of ours may be left over.
+        let _ = unlinkat(
+            &res.dir,
+            res.sibling(TEMP_SUFFIX).as_os_str(),
+            UnlinkatFlags::NoRemoveDir,
+        );
+        let now = if res.stat.is_some() {
+            Some(atomic::read(&res, &display)?.0)
+        } else {
+            None
+        };
+        if now.as_deref().map(sha256_hex).as_deref() != Some(bf.sha256.as_str()) {
+            atomic::replace(&res, &display, old, bf.meta)?;
+            done.push(format!("{display}: restored from backup {}", manifest.id));
+        }
+    }
+    clear_intent(&state);
+    let msg = format!(
+        "rolled back an interrupted change of pid {} started {} (backup {}): {} file(s) restored",
+        intent.pid,
+        intent.started,
+        manifest.id,
+        done.len()
+    );
+    log::warn!("{msg}");
+    done.insert(0, msg);
+    Ok(done)
+}

@@ -1,8 +1,75 @@
+//! `qrescue backup` and `qrescue backups`.
+
+use super::common::open_stores;
+use crate::backup::{self, Snapshot};
 use crate::context::Context;
 use crate::error::Result;
-pub fn run_backup(_ctx: &Context, _r: Option<&str>) -> Result<i32> {
+use crate::txn;
+
+pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
+    let stores = open_stores(ctx)?;
+    let _locks = txn::lock_all(&ctx.root, &stores)?;
+    let recovered = txn::recover(&ctx.root)?;
+    let mut read = Vec::new();
+    for f in &stores.files {
+        read.push(f.read()?);
+    }
+    let snaps: Vec<Snapshot<'_>> = stores
+        .files
+        .iter()
+        .zip(&read)
+        .map(|(file, (bytes, meta))| Snapshot {
+            file,
+            bytes,
+            meta: *meta,
+        })
+        .collect();
+    let m = backup::create(&ctx.root, reason.unwrap_or("manual"), &snaps)?;
+    if ctx.json {
+        super::print_json(
+            &serde_json::json!({"id": m.id, "files": m.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "recovered": recovered}),
+        )?;
+    } else {
+        for r in &recovered {
+            eprintln!("note: {r}");
+        }
+        println!("{}", m.id);
+    }
     Ok(0)
 }
-pub fn run_list(_ctx: &Context) -> Result<i32> {
+
+pub fn run_list(ctx: &Context) -> Result<i32> {
+    super::common::require_root(ctx)?;
+    let sets = backup::list(&ctx.root)?;
+    if ctx.json {
+        super::print_json(&serde_json::json!({"backups": sets}))?;
+        return Ok(0);
+    }
+    if sets.is_empty() {
+        println!("no backups");
+        return Ok(0);
+    }
+    println!(
+        "{:<28} {:<20} {:>5} {:<7} reason",
+        "id", "time", "files", "intact"
+    );
+    for s in &sets {
+        let (time, files, reason) = match &s.manifest {
+            Some(m) => (
+                m.created.clone(),
+                m.files.len().to_string(),
+                m.reason.clone(),
+            ),
+            None => ("?".into(), "?".into(), String::new()),
+        };
+        let intact = if s.intact { "yes" } else { "NO" };
+        println!(
+            "{:<28} {:<20} {:>5} {:<7} {reason}",
+            s.id, time, files, intact
+        );
+        for p in &s.problems {
+            println!("    problem: {p}");
+        }
+    }
     Ok(0)
 }

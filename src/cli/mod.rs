@@ -2,6 +2,7 @@
 //! command. Exit codes are documented here, in `--help` and in the README.
 
 mod backup_cmd;
+mod common;
 mod passwd_cmd;
 mod restore_cmd;
 mod status_cmd;

@@ -1,7 +1,232 @@
+//! `qrescue passwd`: a new password in every store, in one transaction.
+
+use clap::Args;
+
+use super::common::{check_user, open_stores, read_all};
+use super::{DEFAULT_USER, password_input};
+use crate::account;
 use crate::context::Context;
-use crate::error::Result;
-#[derive(Debug, clap::Args)]
-pub struct PasswdArgs {}
-pub fn run(_ctx: &Context, _a: &PasswdArgs) -> Result<i32> {
+use crate::error::{Error, Result};
+use crate::hash::{self, GenScheme};
+use crate::secret::{self, Password};
+use crate::stores::{Kind, Samba};
+use crate::txn;
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// Account name (default: admin)
+    pub user: Option<String>,
+    /// Read the new password as one line from standard input
+    #[arg(long, conflicts_with = "random")]
+    pub password_stdin: bool,
+    /// Generate a strong password and print it once
+    #[arg(long)]
+    pub random: bool,
+    /// Hash scheme (default: keep the account's current family)
+    #[arg(long, value_enum)]
+    pub scheme: Option<GenScheme>,
+    /// SHA-crypt rounds (1000 to 999999999; default: keep, or 5000)
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+    /// Show what would change (hashes redacted), change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Length of `--random` passwords (56-character alphabet: about 116 bits).
+const RANDOM_LEN: usize = 20;
+
+pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
+    let user = args.user.as_deref().unwrap_or(DEFAULT_USER);
+    check_user(user)?;
+    crate::logging::init(crate::logging::SyslogFacility::LOG_AUTH, false);
+    let stores = open_stores(ctx)?;
+    let contents = read_all(&stores)?;
+    account::require_user(&stores, &contents, user)?;
+    let info = account::current_hash_info(&stores, &contents, user);
+    let (mut scheme, mut rounds) = info
+        .as_ref()
+        .map_or((GenScheme::Sha512, None), hash::keep_family);
+    if let Some(s) = args.scheme {
+        scheme = s;
+        if s == GenScheme::Md5 || info.as_ref().and_then(|i| i.rounds).is_none() {
+            rounds = None;
+        }
+    }
+    if let Some(r) = args.rounds {
+        if scheme == GenScheme::Md5 {
+            return Err(Error::usage("--rounds applies to sha512/sha256, not md5"));
+        }
+        if !(1000..=999_999_999).contains(&r) {
+            return Err(Error::usage("--rounds must be between 1000 and 999999999"));
+        }
+        rounds = Some(r);
+    }
+
+    if args.dry_run {
+        return dry_run(ctx, &stores, &contents, user, scheme, rounds);
+    }
+
+    let password: Password = if args.random {
+        secret::random(RANDOM_LEN)?
+    } else if args.password_stdin {
+        password_input::from_stdin()?
+    } else {
+        password_input::from_tty(user, true)?
+    };
+    let crypt_hash = hash::generate(password.bytes(), scheme, rounds)?;
+    let nt_hex = hash::nt_hash_hex(password.bytes());
+    let mut skipped = Vec::new();
+    let outcome = txn::run(
+        &ctx.root,
+        &stores,
+        &format!("before passwd {user}"),
+        |files, contents| {
+            account::plan_password(files, contents, user, &crypt_hash, &nt_hex, &mut skipped)
+        },
+        |file, bytes| account::check_password(file, bytes, user, password.bytes()),
+    )?;
+    let backup = outcome.backup_id.clone().unwrap_or_else(|| "none".into());
+    log::info!(
+        "password of {user} changed by {} in {} (backup {backup})",
+        crate::backup::operator(),
+        outcome.changed.join(", ")
+    );
+    let samba_note = samba_note(&stores);
+    if ctx.json {
+        super::print_json(&serde_json::json!({
+            "user": user,
+            "scheme": scheme,
+            "changed": outcome.changed,
+            "skipped": skipped,
+            "recovered": outcome.recovered,
+            "backup": outcome.backup_id,
+            "samba": samba_note,
+            "password": if args.random { Some(String::from_utf8_lossy(password.bytes()).into_owned()) } else { None },
+        }))?;
+    } else {
+        for r in &outcome.recovered {
+            println!("note: {r}");
+        }
+        println!(
+            "Password of {user} changed ({}) in:",
+            describe_scheme(scheme, rounds)
+        );
+        for c in &outcome.changed {
+            println!("  {c}");
+        }
+        for s in &skipped {
+            println!("note: {s}");
+        }
+        if let Some(n) = &samba_note {
+            println!("note: {n}");
+        }
+        println!("Backup: {backup} (undo with: qrescue restore {backup})");
+        if args.random {
+            println!(
+                "New password: {}",
+                String::from_utf8_lossy(password.bytes())
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn describe_scheme(scheme: GenScheme, rounds: Option<u32>) -> String {
+    let name = match scheme {
+        GenScheme::Sha512 => "SHA-512-crypt",
+        GenScheme::Sha256 => "SHA-256-crypt",
+        GenScheme::Md5 => "MD5-crypt",
+    };
+    match rounds {
+        Some(r) => format!("{name}, {r} rounds"),
+        None => name.to_string(),
+    }
+}
+
+/// A Samba backend qrescue does not write is named plainly, with what to do.
+fn samba_note(stores: &crate::stores::Stores) -> Option<String> {
+    match &stores.samba {
+        Samba::Other { config, backend } => Some(format!(
+            "Samba uses passdb backend {backend} ({config}), which qrescue does not write: \
+             run `smbpasswd -a USER` on the box to set the SMB password too"
+        )),
+        Samba::Smbpasswd { path, .. } if stores.of(Kind::Smbpasswd).next().is_none() => {
+            Some(format!(
+                "smb.conf names {path} as Samba's password file but it does not exist: SMB logins are not set up"
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn dry_run(
+    ctx: &Context,
+    stores: &crate::stores::Stores,
+    contents: &[Vec<u8>],
+    user: &str,
+    scheme: GenScheme,
+    rounds: Option<u32>,
+) -> Result<i32> {
+    let placeholder_hash = "<new hash>";
+    let placeholder_nt = "<new NT hash>";
+    let files: Vec<_> = stores.files.iter().collect();
+    let mut skipped = Vec::new();
+    let planned = account::plan_password(
+        &files,
+        contents,
+        user,
+        placeholder_hash,
+        placeholder_nt,
+        &mut skipped,
+    )?;
+    let mut changes = Vec::new();
+    for ((file, old), new) in stores.files.iter().zip(contents).zip(&planned) {
+        let Some(new) = new else { continue };
+        let line_of = |bytes: &'_ [u8]| match crate::formats::colon::find(bytes, user) {
+            crate::formats::colon::Lookup::Found(l) => Some(l.text.to_vec()),
+            _ => None,
+        };
+        let (old_line, new_line) = (line_of(old), line_of(new));
+        let redact = |t: &[u8]| -> String {
+            let mut f: Vec<String> = t
+                .split(|&b| b == b':')
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect();
+            if f.len() > 1 && file.kind != Kind::Smbpasswd && !f[1].starts_with('<') {
+                f[1] = "<old hash>".into();
+            }
+            if file.kind == Kind::Smbpasswd && f.len() > 3 && !f[3].starts_with('<') {
+                f[2] = "<old LM>".into();
+                f[3] = "<old NT hash>".into();
+            }
+            f.join(":")
+        };
+        changes.push(serde_json::json!({
+            "path": file.display,
+            "kind": file.kind,
+            "old": old_line.as_deref().map(redact),
+            "new": new_line.as_deref().map(redact),
+        }));
+    }
+    if ctx.json {
+        super::print_json(
+            &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped}),
+        )?;
+    } else {
+        println!(
+            "Dry run: the password of {user} would be set ({}) in:",
+            describe_scheme(scheme, rounds)
+        );
+        for c in &changes {
+            println!("  {}", c["path"].as_str().unwrap_or(""));
+            println!("    - {}", c["old"].as_str().unwrap_or("?"));
+            println!("    + {}", c["new"].as_str().unwrap_or("?"));
+        }
+        for s in &skipped {
+            println!("note: {s}");
+        }
+        println!("Nothing was changed.");
+    }
     Ok(0)
 }

@@ -1,5 +1,125 @@
+//! `qrescue status [USER]`: the account in every store, whether the copies agree, and any
+//! leftovers of an interrupted change (explained, and cleaned when provably stale).
+
+use std::time::Duration;
+
+use super::DEFAULT_USER;
+use super::common::{check_user, open_stores, read_all};
+use crate::account;
 use crate::context::Context;
 use crate::error::Result;
-pub fn run(_ctx: &Context, _user: Option<&str>) -> Result<i32> {
+use crate::leftovers;
+use crate::stores::Samba;
+use crate::txn;
+
+pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
+    let user = user.unwrap_or(DEFAULT_USER);
+    check_user(user)?;
+    let stores = open_stores(ctx)?;
+    let mut notes = Vec::new();
+    let mut recovered = Vec::new();
+    let mut found = Vec::new();
+    match txn::lock_all_within(&ctx.root, &stores, Duration::from_secs(2)) {
+        Ok(_locks) => {
+            recovered = txn::recover(&ctx.root)?;
+            found = leftovers::sweep(&ctx.root, &stores, true);
+        }
+        Err(e) => notes.push(format!("not checking for leftovers: {}", e.message)),
+    }
+    let contents = read_all(&stores)?;
+    account::require_user(&stores, &contents, user)?;
+    let state = account::state(&stores, &contents, user);
+    if ctx.json {
+        super::print_json(&serde_json::json!({
+            "root": ctx.root.path(),
+            "qts": stores.qts,
+            "account": state,
+            "samba": stores.samba,
+            "recovered": recovered,
+            "leftovers": found,
+            "notes": notes,
+        }))?;
+        return Ok(0);
+    }
+    for r in &recovered {
+        println!("note: {r}");
+    }
+    let groups = if state.groups.is_empty() {
+        "none".to_string()
+    } else {
+        state.groups.join(", ")
+    };
+    println!(
+        "{} (uid {}, groups: {groups}){}",
+        state.user,
+        state.uid.map_or("?".into(), |u| u.to_string()),
+        if state.administrator {
+            ", administrator"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  {:<36} {:<9} {:<10} {:<18} {:<20} state",
+        "store", "kind", "copy", "scheme", "last change"
+    );
+    for s in &state.stores {
+        let copy = if s.persistent {
+            "persistent"
+        } else {
+            "runtime"
+        };
+        let mut flags = Vec::new();
+        if !s.present {
+            flags.push("absent");
+        }
+        if s.locked {
+            flags.push("locked");
+        }
+        if s.disabled {
+            flags.push("disabled");
+        }
+        if s.no_password {
+            flags.push("no password");
+        }
+        if flags.is_empty() {
+            flags.push("ok");
+        }
+        println!(
+            "  {:<36} {:<9} {:<10} {:<18} {:<20} {}",
+            s.path,
+            s.kind.name(),
+            copy,
+            s.scheme.as_deref().unwrap_or("-"),
+            s.last_change.as_deref().unwrap_or("-"),
+            flags.join(", ")
+        );
+        if let Some(p) = &s.problem {
+            println!("    problem: {p}");
+        }
+    }
+    println!("  copies agree: {}", if state.agree { "yes" } else { "NO" });
+    match &stores.samba {
+        Samba::None => println!("  samba: no smb.conf found"),
+        Samba::Smbpasswd { config, path } => {
+            println!("  samba: smbpasswd file {path} (from {config})")
+        }
+        Samba::Other { config, backend } => {
+            println!(
+                "  samba: passdb backend {backend} (from {config}): not written by qrescue, use the box's smbpasswd"
+            )
+        }
+    }
+    for l in &found {
+        println!(
+            "  leftover: {} — {}{}",
+            l.path,
+            l.what,
+            if l.removed { " (removed)" } else { "" }
+        );
+    }
+    for n in &notes {
+        println!("  note: {n}");
+    }
     Ok(0)
 }

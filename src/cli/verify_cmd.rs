@@ -1,5 +1,38 @@
+//! `qrescue verify`: exit 0 if the password matches every store, 1 if not.
+
+use super::common::{check_user, open_stores, read_all};
+use super::{DEFAULT_USER, password_input};
+use crate::account;
 use crate::context::Context;
 use crate::error::Result;
-pub fn run(_ctx: &Context, _user: Option<&str>, _stdin: bool) -> Result<i32> {
-    Ok(0)
+
+pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<i32> {
+    let user = user.unwrap_or(DEFAULT_USER);
+    check_user(user)?;
+    let stores = open_stores(ctx)?;
+    let contents = read_all(&stores)?;
+    account::require_user(&stores, &contents, user)?;
+    let password = if password_stdin {
+        password_input::from_stdin()?
+    } else {
+        password_input::ask_existing(user)?
+    };
+    let results = account::verify_all(&stores, &contents, user, password.bytes())?;
+    let ok = !results.is_empty() && results.iter().all(|r| r.ok);
+    if ctx.json {
+        super::print_json(&serde_json::json!({"user": user, "match": ok, "stores": results}))?;
+    } else {
+        for r in &results {
+            println!("{:<40} {:<10} {}", r.path, r.kind.name(), r.result);
+        }
+        println!(
+            "{}",
+            if ok {
+                "OK: the password matches every store"
+            } else {
+                "MISMATCH: the password does not match every store"
+            }
+        );
+    }
+    Ok(if ok { 0 } else { 1 })
 }

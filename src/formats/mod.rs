@@ -1,1 +1,14 @@
-//! (in progress)
+//! Lossless readers and editors for the colon-separated credential files (passwd, shadow,
+//! group, smbpasswd) and a reader for smb.conf.
+//!
+//! A file is kept as its original bytes; lines are located, never re-serialised. Changing an
+//! entry rewrites exactly that line's bytes and copies every other byte through unchanged:
+//! comments, blank lines, malformed lines, odd field counts, CRs and a missing final
+//! newline all come back as they were.
+
+pub mod colon;
+pub mod group;
+pub mod passwd;
+pub mod shadow;
+pub mod smbconf;
+pub mod smbpasswd;

@@ -1,1 +1,203 @@
-//! (in progress)
+//! Reading a credential file and replacing it atomically, in the directory of the real file.
+//!
+//! Replacement is two-phase so a transaction can prepare every file before touching any:
+//! [`stage`] writes the new content to `NAME+` (created `O_EXCL`, mode 0600 from birth, then
+//! the original owner and mode), and fsyncs it; [`Staged::commit`] keeps the previous
+//! version as `NAME-` (a hard link, as shadow-utils and busybox do), renames `NAME+` over
+//! `NAME` and fsyncs the directory. `NAME+` is also busybox's own lock: creating it with
+//! `O_EXCL` keeps a concurrent busybox `passwd`/`chpasswd` out while we write.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, renameat};
+use nix::sys::stat::{FileStat, Mode, fchmod};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, linkat, unlinkat};
+
+use super::root::Resolved;
+use crate::error::{Error, Result};
+
+/// Suffix of the temporary file (shared with shadow-utils and busybox).
+pub const TEMP_SUFFIX: &str = "+";
+/// Suffix of the previous version kept beside the file.
+pub const PREVIOUS_SUFFIX: &str = "-";
+
+/// Ownership and permission bits of a file, to carry over to its replacement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl From<&FileStat> for Meta {
+    fn from(st: &FileStat) -> Self {
+        Meta {
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }
+    }
+}
+
+/// Read a resolved regular file entirely, with its metadata.
+pub fn read(res: &Resolved, display: &str) -> Result<(Vec<u8>, Meta)> {
+    let mut f = res.open_read().map_err(|e| Error::io(display, e))?;
+    let st = nix::sys::stat::fstat(f.as_fd()).map_err(|e| Error::io(display, e))?;
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        return Err(Error::data(format!("{display}: not a regular file")));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0) + 1);
+    f.read_to_end(&mut buf).map_err(|e| Error::io(display, e))?;
+    Ok((buf, Meta::from(&st)))
+}
+
+/// A new version written to `NAME+` and fsynced, not yet in place.
+#[derive(Debug)]
+pub struct Staged<'a> {
+    res: &'a Resolved,
+    temp: OsString,
+    display: String,
+    live: bool,
+}
+
+/// How long to wait for someone else's `NAME+` to go away (busybox waits 3 s).
+const TEMP_WAIT: Duration = Duration::from_secs(3);
+
+/// Write `contents` into `NAME+` next to the resolved file, with `meta`, and fsync it.
+/// On any failure the temp file is removed and the original is untouched.
+pub fn stage<'a>(
+    res: &'a Resolved,
+    display: &str,
+    contents: &[u8],
+    meta: Meta,
+) -> Result<Staged<'a>> {
+    let temp = res.sibling(TEMP_SUFFIX);
+    let start = Instant::now();
+    let fd = loop {
+        match openat(
+            &res.dir,
+            temp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => break fd,
+            Err(Errno::EEXIST) if start.elapsed() < TEMP_WAIT => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(Errno::EEXIST) => {
+                return Err(Error::busy(format!(
+                    "{display}{TEMP_SUFFIX} exists: another program is writing {display}, or one crashed \
+                     (remove it if no passwd/useradd is running)"
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("{display}{TEMP_SUFFIX}"), e)),
+        }
+    };
+    let mut staged = Staged {
+        res,
+        temp,
+        display: display.to_string(),
+        live: true,
+    };
+    let mut file = File::from(fd);
+    let result = (|| -> Result<()> {
+        let tdisp = format!("{display}{TEMP_SUFFIX}");
+        // Owner first, then mode: chown clears set-id bits, and the file is 0600 until now.
+        match fchown(
+            file.as_fd(),
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        ) {
+            Ok(()) => {}
+            // Not root (a test root owned by the user): keep our own ownership only if the
+            // original is ours too; otherwise refuse rather than change the owner.
+            Err(Errno::EPERM) if Uid::effective().as_raw() == meta.uid => {}
+            Err(e) => return Err(Error::io(&tdisp, e)),
+        }
+        fchmod(file.as_fd(), Mode::from_bits_truncate(meta.mode))
+            .map_err(|e| Error::io(&tdisp, e))?;
+        file.write_all(contents).map_err(|e| Error::io(&tdisp, e))?;
+        fsync(file.as_fd()).map_err(|e| Error::io(&tdisp, e))?;
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            staged.discard();
+            Err(e)
+        }
+    }
+}
+
+impl Staged<'_> {
+    /// Put the new version in place: keep `NAME-`, rename `NAME+` over `NAME`, fsync the
+    /// directory. Returns `Ok(true)` once the rename happened even if the directory fsync
+    /// then failed (reported as the error), so a transaction knows to roll this file back.
+    pub fn commit(mut self) -> std::result::Result<(), (bool, Error)> {
+        let prev = self.res.sibling(PREVIOUS_SUFFIX);
+        // The previous version is a courtesy (busybox treats failure as a warning too).
+        match unlinkat(&self.res.dir, prev.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {
+                if let Err(e) = linkat(
+                    &self.res.dir,
+                    self.res.name.as_os_str(),
+                    &self.res.dir,
+                    prev.as_os_str(),
+                    AtFlags::empty(),
+                ) {
+                    log::warn!(
+                        "could not keep the previous version of {}: {e}",
+                        self.display
+                    );
+                }
+            }
+            Err(e) => log::warn!("could not replace {}{PREVIOUS_SUFFIX}: {e}", self.display),
+        }
+        if let Err(e) = renameat(
+            &self.res.dir,
+            self.temp.as_os_str(),
+            &self.res.dir,
+            self.res.name.as_os_str(),
+        ) {
+            self.discard();
+            return Err((false, Error::io(format!("rename over {}", self.display), e)));
+        }
+        self.live = false;
+        fsync(&self.res.dir).map_err(|e| {
+            (
+                true,
+                Error::io(format!("fsync of the directory of {}", self.display), e),
+            )
+        })
+    }
+
+    /// Remove the temp file (on abort).
+    pub fn discard(&mut self) {
+        if self.live {
+            let _ = unlinkat(
+                &self.res.dir,
+                self.temp.as_os_str(),
+                UnlinkatFlags::NoRemoveDir,
+            );
+            self.live = false;
+        }
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+/// Stage and commit in one go (for restores and rollbacks of a single file).
+pub fn replace(res: &Resolved, display: &str, contents: &[u8], meta: Meta) -> Result<()> {
+    stage(res, display, contents, meta)?
+        .commit()
+        .map_err(|(_, e)| e)
+}

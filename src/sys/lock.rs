@@ -1,1 +1,181 @@
-//! (in progress)
+//! Locks compatible with shadow-utils and busybox.
+//!
+//! - `lckpwdf()`: an fcntl write lock on `/etc/.pwd.lock` (inside the root), waited for up to
+//!   15 s like glibc's.
+//! - commonio's per-file lock: write our pid to `NAME.PID`, `link()` it to `NAME.lock`; only
+//!   one process can create the link. A lock whose pid no longer exists is stale and removed.
+//!   The lock sits beside the path as *named* (`/etc/shadow.lock` for `/etc/shadow`, even when
+//!   `/etc/shadow` is a symlink), exactly where shadow-utils puts it; qrescue takes it for
+//!   every name a store is known by.
+//!
+//! Busybox takes neither; it is kept out by the `NAME+` temp file (see `sys::atomic`).
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl, openat};
+use nix::sys::signal::kill;
+use nix::sys::stat::Mode;
+use nix::unistd::{Pid, UnlinkatFlags, linkat, unlinkat};
+
+use super::root::Root;
+use crate::error::{Error, Result};
+
+/// glibc's lckpwdf timeout.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The `lckpwdf` lock; released when dropped (closing the descriptor drops the fcntl lock).
+#[derive(Debug)]
+pub struct PwdLock {
+    _file: File,
+}
+
+/// Take `/etc/.pwd.lock` inside the root, waiting up to `timeout`.
+pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
+    let res = root.resolve("/etc/.pwd.lock")?;
+    let display = root.display(&res.real);
+    let fd = openat(
+        &res.dir,
+        res.name.as_os_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(&display, e))?;
+    let file = File::from(fd);
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut fl: nix::libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = nix::libc::F_WRLCK as _;
+    fl.l_whence = nix::libc::SEEK_SET as _;
+    let start = Instant::now();
+    loop {
+        match fcntl(&file, FcntlArg::F_SETLK(&fl)) {
+            Ok(_) => return Ok(PwdLock { _file: file }),
+            Err(Errno::EAGAIN | Errno::EACCES) if start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(Errno::EAGAIN | Errno::EACCES) => {
+                return Err(Error::busy(format!(
+                    "{display} is locked by another program (passwd, useradd…) for more than {} s",
+                    timeout.as_secs()
+                )));
+            }
+            Err(e) => return Err(Error::io(&display, e)),
+        }
+    }
+}
+
+/// A commonio-style `NAME.lock`; removed when dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    dir: OwnedFd,
+    lock: OsString,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = unlinkat(&self.dir, self.lock.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    }
+}
+
+/// What a lock file says about its holder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Holder {
+    Alive(i32),
+    Dead(i32),
+    Unreadable,
+}
+
+/// Read a lock file's pid and check whether that process exists.
+pub fn holder(dir: &OwnedFd, name: &std::ffi::OsStr) -> Holder {
+    let Ok(fd) = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Holder::Unreadable;
+    };
+    let mut s = String::new();
+    if File::from(fd).take(32).read_to_string(&mut s).is_err() {
+        return Holder::Unreadable;
+    }
+    match s.trim().parse::<i32>() {
+        Ok(pid) if pid > 0 => match kill(Pid::from_raw(pid), None) {
+            Err(Errno::ESRCH) => Holder::Dead(pid),
+            _ => Holder::Alive(pid),
+        },
+        _ => Holder::Unreadable,
+    }
+}
+
+/// Take `NAME.lock` beside the logical path `logical` (e.g. `/etc/shadow`), waiting up to
+/// `timeout`, removing a stale lock left by a dead process.
+pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLock> {
+    let path = Path::new(logical);
+    let parent = path.parent().and_then(Path::to_str).unwrap_or("/");
+    let base = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{logical}: no file name")))?;
+    let (dir, real_dir) = root.open_dir(parent)?;
+    let mut lock = base.to_os_string();
+    lock.push(".lock");
+    let mut mine = base.to_os_string();
+    mine.push(format!(".{}", std::process::id()));
+    let display = root.display(&real_dir.join(&lock));
+
+    let fd = openat(
+        &dir,
+        mine.as_os_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(root.display(&real_dir.join(&mine)), e))?;
+    let mut f = File::from(fd);
+    let written = f.write_all(std::process::id().to_string().as_bytes());
+    drop(f);
+    let cleanup = |dir: &OwnedFd| {
+        let _ = unlinkat(dir, mine.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    };
+    if let Err(e) = written {
+        cleanup(&dir);
+        return Err(Error::io(&display, e));
+    }
+    let start = Instant::now();
+    let result = loop {
+        match linkat(
+            &dir,
+            mine.as_os_str(),
+            &dir,
+            lock.as_os_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) => break Ok(()),
+            Err(Errno::EEXIST) => match holder(&dir, &lock) {
+                Holder::Dead(pid) => {
+                    log::warn!("removing stale lock {display} of dead process {pid}");
+                    let _ = unlinkat(&dir, lock.as_os_str(), UnlinkatFlags::NoRemoveDir);
+                }
+                _ if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(25)),
+                Holder::Alive(pid) => {
+                    break Err(Error::busy(format!(
+                        "{display} is held by process {pid} for more than {} s",
+                        timeout.as_secs()
+                    )));
+                }
+                _ => {
+                    break Err(Error::busy(format!(
+                        "{display} exists and names no process: remove it if no passwd/useradd is running"
+                    )));
+                }
+            },
+            Err(e) => break Err(Error::io(&display, e)),
+        }
+    };
+    cleanup(&dir);
+    result.map(|()| FileLock { dir, lock })
+}

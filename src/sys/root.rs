@@ -93,13 +93,21 @@ impl Root {
     /// the root, including one in the final component. A missing final component is fine
     /// (`stat` is `None`); a missing directory on the way is an error.
     pub fn resolve(&self, logical: &str) -> Result<Resolved> {
+        self.walk(logical, false, None)?
+            .ok_or_else(|| Error::io(self.display(Path::new(logical)), Errno::ENOENT))
+    }
+
+    /// Like [`Root::resolve`], but `None` when a directory on the way is missing.
+    pub fn try_resolve(&self, logical: &str) -> Result<Option<Resolved>> {
         self.walk(logical, false, None)
     }
 
     /// Like [`Root::resolve`], creating missing directories on the way (and the final one)
     /// with `mode`; returns the final directory opened.
     pub fn create_dir_all(&self, logical: &str, mode: Mode) -> Result<(OwnedFd, PathBuf)> {
-        let r = self.walk(logical, true, Some(mode))?;
+        let r = self
+            .walk(logical, true, Some(mode))?
+            .ok_or_else(|| Error::io(self.display(Path::new(logical)), Errno::ENOENT))?;
         let fd = openat(&r.dir, r.name.as_os_str(), dir_flags(), Mode::empty())
             .map_err(|e| Error::io(self.display(&r.real), e))?;
         Ok((fd, r.real))
@@ -116,7 +124,7 @@ impl Root {
         Ok((fd, r.real))
     }
 
-    fn walk(&self, logical: &str, create: bool, mode: Option<Mode>) -> Result<Resolved> {
+    fn walk(&self, logical: &str, create: bool, mode: Option<Mode>) -> Result<Option<Resolved>> {
         // Components still to walk, in order (front = next).
         let mut todo: Vec<OsString> = Vec::new();
         push_front(&mut todo, Path::new(logical));
@@ -158,13 +166,13 @@ impl Root {
             };
             match st {
                 None if last && !create => {
-                    return Ok(Resolved {
+                    return Ok(Some(Resolved {
                         dir: dirs.pop().expect("root"),
                         name: comp,
                         real,
                         stat: None,
                         via_symlink,
-                    });
+                    }));
                 }
                 None if create => {
                     match mkdirat(
@@ -178,7 +186,7 @@ impl Root {
                     todo.insert(0, comp);
                     continue;
                 }
-                None => return Err(Error::io(self.display(&real), Errno::ENOENT)),
+                None => return Ok(None),
                 Some(st) if is_kind(&st, SFlag::S_IFLNK) => {
                     links += 1;
                     via_symlink = true;
@@ -202,13 +210,13 @@ impl Root {
                     let fd = openat(cur, comp.as_os_str(), dir_flags(), Mode::empty())
                         .map_err(|e| Error::io(self.display(&real), e))?;
                     if last {
-                        return Ok(Resolved {
+                        return Ok(Some(Resolved {
                             dir: dirs.pop().expect("root"),
                             name: comp,
                             real,
                             stat: Some(st),
                             via_symlink,
-                        });
+                        }));
                     }
                     dirs.push(fd);
                     names.push(comp);
@@ -217,13 +225,13 @@ impl Root {
                     if !last {
                         return Err(Error::io(self.display(&real), Errno::ENOTDIR));
                     }
-                    return Ok(Resolved {
+                    return Ok(Some(Resolved {
                         dir: dirs.pop().expect("root"),
                         name: comp,
                         real,
                         stat: Some(st),
                         via_symlink,
-                    });
+                    }));
                 }
             }
         }

@@ -9,6 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+pub mod fixture;
+
 /// The binary under test.
 pub fn bin() -> PathBuf {
     std::env::var_os("QRESCUE_BIN")
@@ -18,7 +20,10 @@ pub fn bin() -> PathBuf {
 
 /// A `Command` running the binary under test (through `QRESCUE_RUNNER` if set).
 pub fn qrescue() -> Command {
-    match std::env::var("QRESCUE_RUNNER").ok().filter(|s| !s.trim().is_empty()) {
+    match std::env::var("QRESCUE_RUNNER")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
         Some(runner) => {
             let mut parts = runner.split_whitespace();
             let mut cmd = Command::new(parts.next().expect("runner"));
@@ -31,7 +36,9 @@ pub fn qrescue() -> Command {
 
 /// Run with `stdin` fed to the process; returns its output.
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn qrescue");
     {
         let mut si = child.stdin.take().expect("stdin");
@@ -48,5 +55,7 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Whether the binary under test runs natively (no emulator): some tests (strace fault
 /// injection) need that.
 pub fn native() -> bool {
-    std::env::var("QRESCUE_RUNNER").map(|s| s.trim().is_empty()).unwrap_or(true)
+    std::env::var("QRESCUE_RUNNER")
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(true)
 }

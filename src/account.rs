@@ -1,0 +1,381 @@
+//! One account across every store: what `status` shows, what `passwd` writes, what
+//! `verify` checks.
+
+use serde::Serialize;
+
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::formats::colon::{self, Lookup};
+use crate::formats::{group, passwd, shadow, smbpasswd};
+use crate::hash::{self, Verdict};
+use crate::stores::{Kind, StoreFile, Stores};
+
+/// Where the account's crypt hash lives.
+fn hash_kind(stores: &Stores) -> Kind {
+    if stores.of(Kind::Shadow).next().is_some() {
+        Kind::Shadow
+    } else {
+        Kind::Passwd
+    }
+}
+
+fn find_line<'a>(file: &StoreFile, bytes: &'a [u8], user: &str) -> Result<Option<colon::Line<'a>>> {
+    match colon::find(bytes, user) {
+        Lookup::Found(l) => Ok(Some(l)),
+        Lookup::Missing => Ok(None),
+        Lookup::Ambiguous(lines) => Err(Error::data(format!(
+            "{}: {user} appears on lines {lines:?}; fix the duplicates first",
+            file.display
+        ))),
+    }
+}
+
+/// One store's view of the account.
+#[derive(Debug, Serialize)]
+pub struct StoreState {
+    pub path: String,
+    pub kind: Kind,
+    pub names: Vec<String>,
+    pub persistent: bool,
+    pub present: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<String>,
+    pub locked: bool,
+    pub disabled: bool,
+    pub no_password: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Opaque fingerprint to compare copies (never shown): the hash field itself.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountState {
+    pub user: String,
+    pub exists: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub groups: Vec<String>,
+    pub administrator: bool,
+    pub stores: Vec<StoreState>,
+    /// Copies of the same kind hold the same hash.
+    pub agree: bool,
+}
+
+/// Describe `user` in every store (read-only).
+pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState {
+    let hk = hash_kind(stores);
+    let mut out = AccountState {
+        user: user.to_string(),
+        exists: false,
+        uid: None,
+        groups: Vec::new(),
+        administrator: false,
+        stores: Vec::new(),
+        agree: true,
+    };
+    let mut gid = None;
+    for (file, bytes) in stores.files.iter().zip(contents) {
+        let mut st = StoreState {
+            path: file.display.clone(),
+            kind: file.kind,
+            names: file.names.clone(),
+            persistent: file.persistent,
+            present: false,
+            scheme: None,
+            last_change: None,
+            locked: false,
+            disabled: false,
+            no_password: false,
+            problem: None,
+            fingerprint: None,
+        };
+        let line = match find_line(file, bytes, user) {
+            Ok(l) => l,
+            Err(e) => {
+                st.problem = Some(e.message);
+                out.stores.push(st);
+                continue;
+            }
+        };
+        match (file.kind, line) {
+            (Kind::Group, _) => {
+                for g in group::all(bytes) {
+                    if g.members.iter().any(|m| m.eq_ignore_ascii_case(user)) || Some(g.gid) == gid
+                    {
+                        if !out.groups.contains(&g.name) {
+                            out.groups.push(g.name.clone());
+                        }
+                        if g.gid == 0 || g.name == "administrators" {
+                            out.administrator = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            (_, None) => {}
+            (Kind::Passwd, Some(l)) => match passwd::parse(&l) {
+                Ok(e) => {
+                    st.present = true;
+                    out.exists = true;
+                    out.uid = Some(e.uid);
+                    gid = Some(e.gid);
+                    if e.uid == 0 {
+                        out.administrator = true;
+                    }
+                    if hk == Kind::Passwd {
+                        describe_hash(&mut st, &e.password);
+                    }
+                }
+                Err(m) => st.problem = Some(m),
+            },
+            (Kind::Shadow, Some(l)) => match shadow::parse(&l) {
+                Ok(e) => {
+                    st.present = true;
+                    describe_hash(&mut st, &e.hash);
+                    st.last_change = e.last_change.map(clock::date_of_day);
+                    if let Some(exp) = e.expire {
+                        st.disabled = exp <= clock::today();
+                    }
+                }
+                Err(m) => st.problem = Some(m),
+            },
+            (Kind::Smbpasswd, Some(l)) => match smbpasswd::parse(&l) {
+                Ok(e) => {
+                    st.present = true;
+                    st.scheme = Some("nt".into());
+                    st.disabled = e.disabled();
+                    st.no_password = e.no_password() || e.nt_hash.is_none();
+                    st.last_change = e.last_change.map(clock::rfc3339);
+                    st.fingerprint = e.nt_hash;
+                }
+                Err(m) => st.problem = Some(m),
+            },
+        }
+        out.stores.push(st);
+    }
+    // Group file(s) are read for membership only; do not list them as account stores.
+    for kind in [Kind::Shadow, Kind::Passwd, Kind::Smbpasswd] {
+        let prints: Vec<_> = out
+            .stores
+            .iter()
+            .filter(|s| s.kind == kind && (kind != Kind::Passwd || hk == Kind::Passwd))
+            .map(|s| (s.present, s.fingerprint.clone()))
+            .collect();
+        if prints.windows(2).any(|w| w[0] != w[1]) {
+            out.agree = false;
+        }
+    }
+    out
+}
+
+fn describe_hash(st: &mut StoreState, field: &str) {
+    let info = hash::inspect(field);
+    st.locked = info.locked;
+    st.no_password = info.empty;
+    st.scheme = info.scheme.map(|s| {
+        if info.empty_salt {
+            format!("{}-empty-salt", s.name())
+        } else {
+            s.name().to_string()
+        }
+    });
+    st.fingerprint = Some(field.to_string());
+}
+
+/// The scheme the account uses now (first store that has a hash), to keep its family.
+pub fn current_hash_info(
+    stores: &Stores,
+    contents: &[Vec<u8>],
+    user: &str,
+) -> Option<hash::HashInfo> {
+    let hk = hash_kind(stores);
+    for (file, bytes) in stores.files.iter().zip(contents) {
+        if file.kind != hk {
+            continue;
+        }
+        if let Ok(Some(l)) = find_line(file, bytes, user) {
+            let field = l
+                .fields()
+                .get(1)
+                .map(|f| String::from_utf8_lossy(f).into_owned())?;
+            return Some(hash::inspect(&field));
+        }
+    }
+    None
+}
+
+/// Require the account to exist in a passwd file.
+pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result<()> {
+    for (file, bytes) in stores.files.iter().zip(contents) {
+        if file.kind == Kind::Passwd && find_line(file, bytes, user)?.is_some() {
+            return Ok(());
+        }
+    }
+    Err(Error::no_user(format!(
+        "no user {user:?} in {}",
+        stores
+            .of(Kind::Passwd)
+            .map(|f| f.display.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// New contents for every file that holds the account's password.
+pub fn plan_password(
+    files: &[&StoreFile],
+    contents: &[Vec<u8>],
+    user: &str,
+    crypt_hash: &str,
+    nt_hex: &str,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    let has_shadow = files.iter().any(|f| f.kind == Kind::Shadow);
+    let today = clock::today();
+    let now = clock::now_unix();
+    let mut out = Vec::with_capacity(files.len());
+    for (file, bytes) in files.iter().zip(contents) {
+        let line = find_line(file, bytes, user)?;
+        let malformed =
+            |m: String| Error::data(format!("{}: {m}; nothing was changed", file.display));
+        let new_line = match (file.kind, line) {
+            (Kind::Group, _) => None,
+            (Kind::Passwd, Some(l)) => {
+                let e = passwd::parse(&l).map_err(malformed)?;
+                (!has_shadow).then(|| {
+                    let _ = e;
+                    (
+                        l.span.clone(),
+                        passwd::with_password(&l, crypt_hash.as_bytes()),
+                    )
+                })
+            }
+            (Kind::Shadow, Some(l)) => {
+                shadow::parse(&l).map_err(malformed)?;
+                Some((
+                    l.span.clone(),
+                    shadow::with_hash(&l, crypt_hash.as_bytes(), today),
+                ))
+            }
+            (Kind::Smbpasswd, Some(l)) => {
+                smbpasswd::parse(&l).map_err(malformed)?;
+                Some((l.span.clone(), smbpasswd::with_nt_hash(&l, nt_hex, now)))
+            }
+            (Kind::Shadow, None) => {
+                return Err(Error::data(format!(
+                    "{}: no entry for {user}; nothing was changed",
+                    file.display
+                )));
+            }
+            (Kind::Passwd, None) => {
+                if !has_shadow {
+                    return Err(Error::data(format!(
+                        "{}: no entry for {user}; nothing was changed",
+                        file.display
+                    )));
+                }
+                None
+            }
+            (Kind::Smbpasswd, None) => {
+                skipped.push(format!(
+                    "{}: {user} has no Samba entry (SMB login not set up); left as is",
+                    file.display
+                ));
+                None
+            }
+        };
+        out.push(new_line.map(|(span, line)| colon::replace_line(bytes, &span, &line)));
+    }
+    Ok(out)
+}
+
+/// After a change: the file must now accept `password` for `user`.
+pub fn check_password(file: &StoreFile, bytes: &[u8], user: &str, password: &[u8]) -> Result<()> {
+    let fail = |what: &str| {
+        Err(Error::new(
+            crate::error::Exit::IoErr,
+            format!("{}: {what} after the change", file.display),
+        ))
+    };
+    let Some(line) = find_line(file, bytes, user)? else {
+        return fail("the entry is missing");
+    };
+    let f = line.fields();
+    match file.kind {
+        Kind::Passwd | Kind::Shadow => {
+            let field = String::from_utf8_lossy(f.get(1).copied().unwrap_or_default()).into_owned();
+            if hash::verify(password, &field) != Verdict::Match {
+                return fail("the new password does not verify");
+            }
+        }
+        Kind::Smbpasswd => {
+            if f.get(3).copied() != Some(hash::nt_hash_hex(password).as_bytes()) {
+                return fail("the NT hash does not match");
+            }
+        }
+        Kind::Group => {}
+    }
+    Ok(())
+}
+
+/// `verify`: does `password` match every store that holds a hash for `user`?
+#[derive(Debug, Serialize)]
+pub struct VerifyResult {
+    pub path: String,
+    pub kind: Kind,
+    /// "match", "mismatch", "unsupported: SCHEME", "no password", "locked", "absent"
+    pub result: String,
+    pub ok: bool,
+}
+
+pub fn verify_all(
+    stores: &Stores,
+    contents: &[Vec<u8>],
+    user: &str,
+    password: &[u8],
+) -> Result<Vec<VerifyResult>> {
+    let hk = hash_kind(stores);
+    let mut out = Vec::new();
+    for (file, bytes) in stores.files.iter().zip(contents) {
+        if file.kind == Kind::Group || (file.kind == Kind::Passwd && hk != Kind::Passwd) {
+            continue;
+        }
+        let line = find_line(file, bytes, user)?;
+        let (result, ok) = match (file.kind, line) {
+            (_, None) => ("absent".to_string(), file.kind == Kind::Smbpasswd),
+            (Kind::Smbpasswd, Some(l)) => {
+                let e = smbpasswd::parse(&l)
+                    .map_err(|m| Error::data(format!("{}: {m}", file.display)))?;
+                match e.nt_hash {
+                    None => ("no password".to_string(), false),
+                    Some(h) if h == hash::nt_hash_hex(password) => ("match".to_string(), true),
+                    Some(_) => ("mismatch".to_string(), false),
+                }
+            }
+            (_, Some(l)) => {
+                let field = String::from_utf8_lossy(l.fields().get(1).copied().unwrap_or_default())
+                    .into_owned();
+                let info = hash::inspect(&field);
+                match hash::verify(password, &field) {
+                    Verdict::Match if info.locked => ("match (account locked)".to_string(), true),
+                    Verdict::Match => ("match".to_string(), true),
+                    Verdict::Mismatch => ("mismatch".to_string(), false),
+                    Verdict::Unsupported(s) => (format!("unsupported scheme {}", s.name()), false),
+                    Verdict::NoHash if info.empty => ("no password set".to_string(), false),
+                    Verdict::NoHash => ("locked (no hash)".to_string(), false),
+                }
+            }
+        };
+        out.push(VerifyResult {
+            path: file.display.clone(),
+            kind: file.kind,
+            result,
+            ok,
+        });
+    }
+    Ok(out)
+}

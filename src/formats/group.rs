@@ -1,0 +1,55 @@
+//! `/etc/group`: `name:password:gid:member,member`.
+
+use super::colon::{self, Line};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+pub fn parse(line: &Line<'_>) -> Result<GroupEntry, String> {
+    let f = line.fields();
+    if f.len() != 4 {
+        return Err(format!(
+            "line {}: {} fields, group needs 4",
+            line.number,
+            f.len()
+        ));
+    }
+    let gid = colon::number(f[2])
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("line {}: gid is not a number", line.number))?;
+    let members = f[3]
+        .split(|&b| b == b',')
+        .filter(|m| !m.is_empty())
+        .map(|m| String::from_utf8_lossy(m).trim().to_string())
+        .collect();
+    Ok(GroupEntry {
+        name: String::from_utf8_lossy(f[0]).into_owned(),
+        gid,
+        members,
+    })
+}
+
+/// Every parseable group.
+pub fn all(bytes: &[u8]) -> Vec<GroupEntry> {
+    colon::lines(bytes)
+        .filter(|l| l.is_entry())
+        .filter_map(|l| parse(&l).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_members() {
+        let g = all(b"administrators:x:0:admin,bob\neveryone:x:100:\nbad line\n");
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].members, vec!["admin", "bob"]);
+        assert!(g[1].members.is_empty());
+    }
+}

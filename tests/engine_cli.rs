@@ -1,0 +1,454 @@
+//! The credential engine through the real binary: status, passwd, verify, backup(s),
+//! restore on QTS 5, QTS 4 and plain Linux roots, checked with real oracles
+//! (openssl, Python's crypt) and byte-for-byte comparisons.
+
+mod common;
+
+use std::process::Output;
+
+use common::fixture::{ADMIN_NT, ADMIN_OLD, Fixture, Layout, assert_same};
+use common::{qrescue, run, run_with_stdin};
+
+const NEW: &str = "N3w-Pa55!word with spaces";
+
+fn q(f: &Fixture, args: &[&str]) -> std::process::Command {
+    let mut c = qrescue();
+    c.arg("--root").arg(f.root()).args(args);
+    c
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn passwd(f: &Fixture, user: &str, pw: &str) -> Output {
+    run_with_stdin(
+        &mut q(f, &["passwd", user, "--password-stdin"]),
+        format!("{pw}\n").as_bytes(),
+    )
+}
+
+fn verify(f: &Fixture, user: &str, pw: &str) -> i32 {
+    run_with_stdin(
+        &mut q(f, &["verify", user, "--password-stdin"]),
+        format!("{pw}\n").as_bytes(),
+    )
+    .status
+    .code()
+    .unwrap()
+}
+
+fn field(bytes: &[u8], user: &str, idx: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text
+        .lines()
+        .find(|l| l.split(':').next() == Some(user))
+        .unwrap_or_else(|| panic!("no {user}"));
+    line.split(':').nth(idx).unwrap().to_string()
+}
+
+/// Python's crypt module (glibc crypt) as the oracle; the password goes on stdin.
+fn python_crypt_ok(pw: &str, hash: &str) -> bool {
+    let o = run_with_stdin(
+        std::process::Command::new("python3").args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt,sys; pw=sys.stdin.readline().rstrip('\\n'); h=sys.argv[1]; sys.exit(0 if crypt.crypt(pw,h)==h else 1)",
+            hash,
+        ]),
+        format!("{pw}\n").as_bytes(),
+    );
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "python3 crypt oracle failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.status.success()
+}
+
+/// openssl passwd as the oracle: recompute the hash with the stored salt.
+fn openssl_ok(pw: &str, hash: &str) -> bool {
+    let parts: Vec<&str> = hash.split('$').collect();
+    let (flag, salt) = match parts[1] {
+        "1" => ("-1", parts[2].to_string()),
+        "5" | "6" if parts[2].starts_with("rounds=") => return python_crypt_ok(pw, hash),
+        "5" => ("-5", parts[2].to_string()),
+        "6" => ("-6", parts[2].to_string()),
+        other => panic!("unexpected scheme {other}"),
+    };
+    let o = run_with_stdin(
+        std::process::Command::new("openssl").args(["passwd", flag, "-salt", &salt, "-stdin"]),
+        format!("{pw}\n").as_bytes(),
+    );
+    assert!(
+        o.status.success(),
+        "openssl oracle failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim() == hash
+}
+
+fn lines_except(bytes: &[u8], user: &str) -> Vec<Vec<u8>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| l.split(|&b| b == b':').next() != Some(user.as_bytes()))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn persistent_shadow(f: &Fixture) -> Vec<u8> {
+    f.read(f.shadow_path())
+}
+
+#[test]
+fn passwd_changes_every_store_and_oracles_agree() {
+    for layout in [Layout::Qts5, Layout::Qts4, Layout::Plain] {
+        let f = Fixture::new(layout);
+        let before = f.credentials();
+        let out = ok(&passwd(&f, "admin", NEW));
+        assert!(out.contains("Backup: "), "{out}");
+        assert!(!out.contains(NEW));
+        let shadow = persistent_shadow(&f);
+        let hash = field(&shadow, "admin", 1);
+        // Family kept: QTS 4's empty-salt MD5 stays MD5 (fresh salt), SHA-512 stays SHA-512.
+        let expect = if layout == Layout::Qts4 { "$1$" } else { "$6$" };
+        assert!(hash.starts_with(expect), "{layout:?}: {hash}");
+        assert!(!hash.starts_with("$1$$"), "a fresh salt is used");
+        assert!(
+            python_crypt_ok(NEW, &hash),
+            "{layout:?}: python crypt rejects {hash}"
+        );
+        assert!(
+            openssl_ok(NEW, &hash),
+            "{layout:?}: openssl disagrees on {hash}"
+        );
+        assert!(!python_crypt_ok(ADMIN_OLD, &hash));
+        // Last change is today.
+        let today = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 86400;
+        assert_eq!(field(&shadow, "admin", 2), today.to_string());
+        // Every other byte of every credential file is as it was.
+        for (path, old, mode) in &before {
+            let new = std::fs::read(path).unwrap();
+            assert_eq!(
+                lines_except(&new, "admin"),
+                lines_except(old, "admin"),
+                "{}",
+                path.display()
+            );
+            let new_mode = std::fs::metadata(path).unwrap().permissions();
+            assert_eq!(
+                std::os::unix::fs::PermissionsExt::mode(&new_mode),
+                *mode,
+                "{} mode",
+                path.display()
+            );
+        }
+        assert_eq!(verify(&f, "admin", NEW), 0, "{layout:?}");
+        assert_eq!(verify(&f, "admin", ADMIN_OLD), 1, "{layout:?}");
+        if layout != Layout::Plain {
+            let smb = f.read("/mnt/HDA_ROOT/.config/smbpasswd");
+            let nt = field(&smb, "admin", 3);
+            assert_ne!(nt, ADMIN_NT);
+            assert_eq!(field(&smb, "admin", 2), "X".repeat(32));
+            assert!(field(&smb, "admin", 5).starts_with("LCT-"));
+        }
+    }
+}
+
+#[test]
+fn qts5_symlinks_stay_symlinks_and_qts4_runtime_copy_is_rewritten() {
+    let f = Fixture::new(Layout::Qts5);
+    ok(&passwd(&f, "admin", NEW));
+    for p in ["etc/shadow", "etc/passwd", "etc/config", "etc/smb.conf"] {
+        assert!(
+            std::fs::symlink_metadata(f.root().join(p))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{p} replaced"
+        );
+    }
+    let f = Fixture::new(Layout::Qts4);
+    ok(&passwd(&f, "admin", NEW));
+    let runtime = field(&f.read("/etc/shadow"), "admin", 1);
+    let persistent = field(&f.read("/mnt/HDA_ROOT/.config/shadow"), "admin", 1);
+    assert_eq!(
+        runtime, persistent,
+        "runtime and persistent copies carry the same new hash"
+    );
+    assert!(python_crypt_ok(NEW, &runtime));
+}
+
+#[test]
+fn status_reports_each_store() {
+    let f = Fixture::new(Layout::Qts4);
+    let o = run(&mut q(&f, &["--json", "status"]));
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["qts"], true);
+    let stores = v["account"]["stores"].as_array().unwrap();
+    let shadow: Vec<_> = stores.iter().filter(|s| s["kind"] == "shadow").collect();
+    assert_eq!(shadow.len(), 2, "runtime and persistent shadow: {v}");
+    assert!(
+        shadow.iter().any(|s| s["persistent"] == true)
+            && shadow.iter().any(|s| s["persistent"] == false)
+    );
+    assert!(
+        shadow.iter().all(|s| s["scheme"] == "md5-empty-salt"),
+        "{v}"
+    );
+    assert_eq!(v["account"]["agree"], true);
+    assert_eq!(v["account"]["administrator"], true);
+    assert_eq!(v["samba"]["type"], "smbpasswd");
+    let text = ok(&run(&mut q(&f, &["status"])));
+    assert!(text.contains("copies agree: yes"), "{text}");
+    // No hash is ever printed.
+    assert!(!text.contains("CoERg7") && !o.stdout.windows(6).any(|w| w == b"CoERg7"));
+    // Copies that disagree are reported.
+    let other = std::fs::read_to_string(f.path("/etc/shadow"))
+        .unwrap()
+        .replace("$1$$CoERg7ynjYLsj2j4glJ34.", "$1$$ysap7EeB9ODCrO46Psdbq/");
+    std::fs::write(f.path("/etc/shadow"), other).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&run(&mut q(&f, &["--json", "status"])))).unwrap();
+    assert_eq!(v["account"]["agree"], false);
+}
+
+#[test]
+fn bad_input_changes_nothing_and_exits_with_documented_codes() {
+    let f = Fixture::new(Layout::Qts5);
+    let before = f.snapshot();
+    let cases: Vec<(Vec<&str>, Vec<u8>, i32)> = vec![
+        (
+            vec!["passwd", "admin", "--password-stdin"],
+            vec![b'x'; 65].into_iter().chain(*b"\n").collect(),
+            2,
+        ),
+        (
+            vec!["passwd", "admin", "--password-stdin"],
+            "caf\u{e9}\n".as_bytes().to_vec(),
+            2,
+        ),
+        (
+            vec!["passwd", "admin", "--password-stdin"],
+            b"\n".to_vec(),
+            2,
+        ),
+        (vec!["passwd", "admin", "--password-stdin"], b"".to_vec(), 2),
+        (
+            vec!["passwd", "nosuchuser", "--password-stdin"],
+            b"pw\n".to_vec(),
+            67,
+        ),
+        (
+            vec!["passwd", "bad:name", "--password-stdin"],
+            b"pw\n".to_vec(),
+            2,
+        ),
+        (
+            vec![
+                "passwd",
+                "admin",
+                "--password-stdin",
+                "--scheme",
+                "md5",
+                "--rounds",
+                "5000",
+            ],
+            b"pw\n".to_vec(),
+            2,
+        ),
+        (vec!["passwd", "--bogus"], b"".to_vec(), 2),
+        (vec!["restore", "no-such-id"], b"".to_vec(), 2),
+        (vec!["restore", "../../etc"], b"".to_vec(), 2),
+        (
+            vec!["verify", "nosuchuser", "--password-stdin"],
+            b"pw\n".to_vec(),
+            67,
+        ),
+    ];
+    for (args, stdin, code) in cases {
+        let o = run_with_stdin(&mut q(&f, &args), &stdin);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.trim().is_empty());
+        if code != 2 || !args.contains(&"--bogus") {
+            assert_eq!(
+                err.trim().lines().count(),
+                1,
+                "one-line error for {args:?}: {err}"
+            );
+        }
+        assert_same(&f.snapshot(), &before, &format!("{args:?}"));
+    }
+}
+
+#[test]
+fn malformed_target_line_is_refused() {
+    let f = Fixture::new(Layout::Qts5);
+    let p = f.path("/mnt/HDA_ROOT/.config/shadow");
+    let s = std::fs::read_to_string(&p).unwrap().replacen(
+        ":14233:0:99999:7:::",
+        ":14233:0:99999:7::",
+        1,
+    );
+    std::fs::write(&p, s).unwrap();
+    let before = f.snapshot();
+    let o = passwd(&f, "admin", NEW);
+    assert_eq!(
+        o.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_same(&f.snapshot(), &before, "malformed");
+    // Other users' malformed lines do not matter.
+    let f = Fixture::new(Layout::Qts5);
+    ok(&passwd(&f, "bob", NEW));
+    assert_eq!(verify(&f, "bob", NEW), 0);
+}
+
+#[test]
+fn case_insensitive_names_and_users_without_samba_entry() {
+    let f = Fixture::new(Layout::Qts5);
+    let out = ok(&passwd(&f, "Carol", NEW));
+    assert!(out.contains("no Samba entry"), "{out}");
+    let h = field(&persistent_shadow(&f), "carol", 1);
+    // carol was locked ("!$6$…"): like chpasswd, a new password replaces the field.
+    assert!(python_crypt_ok(NEW, &h), "{h}");
+    // carol's line ended with \r: it still does.
+    let s = String::from_utf8_lossy(&persistent_shadow(&f)).into_owned();
+    let carol = s.split('\n').find(|l| l.starts_with("carol:")).unwrap();
+    assert!(carol.ends_with('\r'), "{carol:?}");
+}
+
+#[test]
+fn backup_list_restore_round_trip_exact_bytes() {
+    let f = Fixture::new(Layout::Qts4);
+    let original = f.credentials();
+    let id = ok(&run(&mut q(&f, &["backup", "--reason", "test"])))
+        .trim()
+        .to_string();
+    ok(&passwd(&f, "admin", NEW));
+    ok(&passwd(&f, "bob", "another"));
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&run(&mut q(&f, &["--json", "backups"])))).unwrap();
+    let sets = list["backups"].as_array().unwrap();
+    assert_eq!(sets.len(), 3);
+    assert!(sets.iter().all(|s| s["intact"] == true));
+    assert_eq!(sets[0]["id"], id.as_str());
+    assert_eq!(sets[0]["manifest"]["reason"], "test");
+    // Backups are private.
+    let bdir = f.path("/mnt/HDA_ROOT/.config/qrescue/backups");
+    let m = std::fs::metadata(&bdir).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+        0o700
+    );
+    for e in std::fs::read_dir(bdir.join(&id)).unwrap() {
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&e.unwrap().metadata().unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let dry = ok(&run(&mut q(&f, &["restore", &id, "--dry-run"])));
+    assert!(dry.contains("Nothing was changed"), "{dry}");
+    let out = ok(&run(&mut q(&f, &["restore", &id])));
+    assert!(out.contains("Restored backup"), "{out}");
+    assert_same(&f.credentials(), &original, "after restore");
+    assert_eq!(verify(&f, "admin", ADMIN_OLD), 0);
+    // The restore itself made a backup of the state it replaced.
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&run(&mut q(&f, &["--json", "backups"])))).unwrap();
+    assert_eq!(list["backups"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn tampered_backup_is_flagged_and_not_restored() {
+    let f = Fixture::new(Layout::Qts5);
+    let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();
+    let dir = f.path(&format!("/mnt/HDA_ROOT/.config/qrescue/backups/{id}"));
+    let victim = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("shadow"))
+        .unwrap();
+    let mut b = std::fs::read(&victim).unwrap();
+    b[0] ^= 1;
+    std::fs::write(&victim, b).unwrap();
+    let text = ok(&run(&mut q(&f, &["backups"])));
+    assert!(text.contains("NO") && text.contains("differs"), "{text}");
+    let before = f.credentials();
+    let o = run(&mut q(&f, &["restore", &id]));
+    assert_eq!(
+        o.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_same(&f.credentials(), &before, "tampered restore");
+}
+
+#[test]
+fn random_password_is_printed_once_and_works() {
+    let f = Fixture::new(Layout::Qts5);
+    let out = ok(&run(&mut q(
+        &f,
+        &[
+            "passwd", "--random", "--scheme", "sha256", "--rounds", "6000",
+        ],
+    )));
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("New password: "))
+        .unwrap()
+        .to_string();
+    assert_eq!(pw.len(), 20);
+    assert_eq!(out.matches(&pw).count(), 1);
+    let hash = field(&persistent_shadow(&f), "admin", 1);
+    assert!(hash.starts_with("$5$rounds=6000$"), "{hash}");
+    assert!(python_crypt_ok(&pw, &hash));
+    assert_eq!(verify(&f, "admin", &pw), 0);
+}
+
+#[test]
+fn dry_run_redacts_and_changes_nothing() {
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.snapshot();
+    let out = ok(&run(&mut q(&f, &["passwd", "--dry-run"])));
+    assert!(
+        out.contains("<new hash>") && out.contains("<old hash>"),
+        "{out}"
+    );
+    assert!(!out.contains("CoERg7") && !out.contains(ADMIN_NT), "{out}");
+    assert_same(&f.snapshot(), &before, "dry run");
+}
+
+#[test]
+fn plain_root_without_shadow_keeps_hash_in_passwd() {
+    let f = Fixture::new(Layout::Plain);
+    std::fs::remove_file(f.path("/etc/shadow")).unwrap();
+    let p = f.path("/etc/passwd");
+    let s = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("admin:x:", "admin:$1$$CoERg7ynjYLsj2j4glJ34.:");
+    std::fs::write(&p, s).unwrap();
+    ok(&passwd(&f, "admin", NEW));
+    let h = field(&f.read("/etc/passwd"), "admin", 1);
+    assert!(h.starts_with("$1$") && python_crypt_ok(NEW, &h), "{h}");
+}
