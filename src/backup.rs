@@ -116,7 +116,7 @@ impl StateDir {
     /// Open qrescue's state directory; `create` makes it (0700) when missing. `Ok(None)`
     /// when it does not exist and `create` is false.
     pub fn open(root: &Root, create: bool) -> Result<Option<StateDir>> {
-        let logical = state_dir(root);
+        let logical = state_dir(root)?;
         let (parent, name) = logical.rsplit_once('/').expect("absolute");
         let parent_fd = if create {
             root.create_dir_all(parent, Mode::from_bits_truncate(0o755))?
@@ -201,7 +201,24 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
         }
     }
     let ddisplay = format!("{bdisplay}/{id}");
-    let dir = safe_subdir(&backups, &id, &ddisplay, false)?.expect("just made");
+    let result = fill(&backups, &bdisplay, &id, &ddisplay, now, reason, snapshots);
+    if result.is_err() {
+        // Never leave a half-written set behind.
+        remove_set(&backups, &id);
+    }
+    result
+}
+
+fn fill(
+    backups: &OwnedFd,
+    bdisplay: &str,
+    id: &str,
+    ddisplay: &str,
+    now: u64,
+    reason: &str,
+    snapshots: &[Snapshot<'_>],
+) -> Result<Manifest> {
+    let dir = safe_subdir(backups, id, ddisplay, false)?.expect("just made");
     let mut files = Vec::new();
     for (i, s) in snapshots.iter().enumerate() {
         let flat = s
@@ -228,7 +245,7 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
         });
     }
     let manifest = Manifest {
-        id: id.clone(),
+        id: id.to_string(),
         created: clock::rfc3339(now),
         created_unix: now,
         reason: reason.to_string(),
@@ -244,9 +261,9 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
         &format!("{ddisplay}/manifest.json.tmp"),
     )?;
     renameat(&dir, "manifest.json.tmp", &dir, "manifest.json")
-        .map_err(|e| Error::io(&ddisplay, e))?;
-    fsync(&dir).map_err(|e| Error::io(&ddisplay, e))?;
-    fsync(&backups).map_err(|e| Error::io(&bdisplay, e))?;
+        .map_err(|e| Error::io(ddisplay, e))?;
+    fsync(&dir).map_err(|e| Error::io(ddisplay, e))?;
+    fsync(backups).map_err(|e| Error::io(bdisplay, e))?;
     Ok(manifest)
 }
 
@@ -399,4 +416,57 @@ pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
             listed.problems.join("; ")
         ))),
     }
+}
+
+/// Remove a backup directory and its files (best effort).
+fn remove_set(backups: &OwnedFd, id: &str) {
+    if let Ok(Some(dir)) = safe_subdir(backups, id, id, false) {
+        if let Ok(listing) = nix::dir::Dir::from_fd(dir.try_clone().unwrap_or(dir)) {
+            let names: Vec<String> = listing
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
+                .filter(|n| n != "." && n != "..")
+                .collect();
+            if let Ok(Some(d)) = safe_subdir(backups, id, id, false) {
+                for n in names {
+                    let _ = nix::unistd::unlinkat(
+                        &d,
+                        n.as_str(),
+                        nix::unistd::UnlinkatFlags::NoRemoveDir,
+                    );
+                }
+            }
+        }
+    }
+    let _ = nix::unistd::unlinkat(backups, id, nix::unistd::UnlinkatFlags::RemoveDir);
+    let _ = fsync(backups);
+}
+
+/// Remove sets without a manifest: a backup is only ever written with the locks held, so
+/// with the locks held an incomplete set is the remains of a crash. Returns their ids.
+pub fn remove_incomplete(root: &Root) -> Result<Vec<String>> {
+    let Some(state) = StateDir::open(root, false)? else {
+        return Ok(Vec::new());
+    };
+    let Some((backups, bdisplay)) = state.backups(false)? else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for listed in list(root)? {
+        if listed.manifest.is_none()
+            && listed
+                .problems
+                .iter()
+                .any(|p| p.starts_with("no manifest.json"))
+        {
+            remove_set(&backups, &listed.id);
+            log::warn!(
+                "removed incomplete backup {bdisplay}/{} left by an interrupted run",
+                listed.id
+            );
+            removed.push(listed.id);
+        }
+    }
+    Ok(removed)
 }

@@ -27,6 +27,7 @@ pub struct Leftover {
 pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let me = std::process::id() as i32;
     for name in stores.files.iter().flat_map(|f| f.names.iter()) {
         let p = Path::new(name);
         let (Some(parent), Some(base)) = (
@@ -57,6 +58,8 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
             let display = root.display(&real_dir.join(ename));
             let (what, stale) = match rest {
                 ".lock" => match holder(&dir, ename.as_ref()) {
+                    // Our own lock: we hold the locks while sweeping.
+                    Holder::Alive(pid) if pid == me => continue,
                     Holder::Dead(pid) => (format!("lock of dead process {pid}"), true),
                     Holder::Alive(pid) => (format!("lock held by running process {pid}"), false),
                     Holder::Unreadable => ("lock naming no process".to_string(), false),

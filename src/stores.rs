@@ -91,7 +91,7 @@ const SMB_CONF_CANDIDATES: &[&str] = &[
 impl Stores {
     /// Discover the stores of `root`.
     pub fn discover(root: &Root) -> Result<Stores> {
-        let qts = is_qts(root);
+        let qts = is_qts(root)?;
         let config_real = if qts {
             root.open_dir(QTS_CONFIG).ok().map(|(_, p)| p)
         } else {
@@ -197,7 +197,7 @@ fn find_samba(root: &Root) -> Result<Samba> {
         let (bytes, _) = atomic::read(&res, &display)?;
         let settings = smbconf::parse(&String::from_utf8_lossy(&bytes));
         // QTS builds Samba with its password file in /etc/config; others in the private dir.
-        let default = if candidate.starts_with(QTS_CONFIG) || is_qts(root) {
+        let default = if candidate.starts_with(QTS_CONFIG) || is_qts(root)? {
             "/etc/config/smbpasswd"
         } else {
             "/etc/samba/smbpasswd"

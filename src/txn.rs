@@ -112,7 +112,12 @@ pub fn run(
     check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
 ) -> Result<Outcome> {
     let _locks = lock_all(root, stores)?;
-    let recovered = recover(root)?;
+    let mut recovered = recover(root)?;
+    for id in backup::remove_incomplete(root)? {
+        recovered.push(format!(
+            "removed incomplete backup {id} of an interrupted run"
+        ));
+    }
 
     let mut current = Vec::with_capacity(stores.files.len());
     let mut metas = Vec::with_capacity(stores.files.len());
@@ -197,7 +202,11 @@ pub fn run(
             return Err(rollback(root, &state, &changes, &manifest, e));
         }
     }
-    clear_intent(&state);
+    // The change is complete only once its intent record is gone: otherwise the next run
+    // would roll it back, so roll back now and say so.
+    if let Err(e) = remove_intent(&state) {
+        return Err(rollback(root, &state, &changes, &manifest, e));
+    }
     Ok(Outcome {
         backup_id: Some(manifest.id),
         changed: changes.iter().map(|c| c.file.display.clone()).collect(),
@@ -276,8 +285,19 @@ fn rollback(
     }
 }
 
+const INTENT_TMP: &str = "txn.json.tmp";
+
 fn write_intent(state: &StateDir, intent: &Intent) -> Result<()> {
-    let tmp = "txn.json.tmp";
+    let r = write_intent_file(state, intent);
+    if r.is_err() {
+        let _ = unlinkat(&state.fd, INTENT_TMP, UnlinkatFlags::NoRemoveDir);
+        clear_intent(state);
+    }
+    r
+}
+
+fn write_intent_file(state: &StateDir, intent: &Intent) -> Result<()> {
+    let tmp = INTENT_TMP;
     let display = format!("{}/{INTENT}", state.display);
     let _ = unlinkat(&state.fd, tmp, UnlinkatFlags::NoRemoveDir);
     let fd = openat(
@@ -295,6 +315,12 @@ fn write_intent(state: &StateDir, intent: &Intent) -> Result<()> {
     fsync(&state.fd).map_err(|e| Error::io(&display, e))
 }
 
+fn remove_intent(state: &StateDir) -> Result<()> {
+    let display = format!("{}/{INTENT}", state.display);
+    unlinkat(&state.fd, INTENT, UnlinkatFlags::NoRemoveDir).map_err(|e| Error::io(&display, e))?;
+    fsync(&state.fd).map_err(|e| Error::io(&state.display, e))
+}
+
 fn clear_intent(state: &StateDir) {
     let _ = unlinkat(&state.fd, INTENT, UnlinkatFlags::NoRemoveDir);
     let _ = fsync(&state.fd);
@@ -305,6 +331,8 @@ pub fn pending(root: &Root) -> Result<Option<Intent>> {
     let Some(state) = StateDir::open(root, false)? else {
         return Ok(None);
     };
+    // A half-written record (crash while writing it) was never in force.
+    let _ = unlinkat(&state.fd, INTENT_TMP, UnlinkatFlags::NoRemoveDir);
     let fd = match openat(
         &state.fd,
         INTENT,

@@ -22,6 +22,11 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
     match txn::lock_all_within(&ctx.root, &stores, Duration::from_secs(2)) {
         Ok(_locks) => {
             recovered = txn::recover(&ctx.root)?;
+            for id in crate::backup::remove_incomplete(&ctx.root)? {
+                recovered.push(format!(
+                    "removed incomplete backup {id} of an interrupted run"
+                ));
+            }
             found = leftovers::sweep(&ctx.root, &stores, true);
         }
         Err(e) => notes.push(format!("not checking for leftovers: {}", e.message)),

@@ -159,9 +159,9 @@ pub fn hash_setting(password: &[u8], setting: &str) -> Option<Zeroizing<String>>
     let mut out = Zeroizing::new(String::with_capacity(13));
     out.push(sb[0] as char);
     out.push(sb[1] as char);
-    for i in 0..11 {
+    for i in 0..11i32 {
         // 66 bits: the 64 of the block and two zero bits, 6 at a time from the top.
-        let shift = 64i32 - 6 * (i as i32 + 1);
+        let shift = 64i32 - 6 * (i + 1);
         let v = if shift >= 0 {
             (block >> shift) & 0x3f
         } else {

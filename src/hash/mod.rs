@@ -237,7 +237,7 @@ mod tests {
             (i.scheme, i.locked, i.rounds),
             (Some(Scheme::Sha512), true, Some(10000))
         );
-        assert_eq!(inspect("").empty, true);
+        assert!(inspect("").empty);
         assert_eq!(inspect("*").scheme, None);
         assert!(inspect("!!").locked);
         assert_eq!(inspect("$y$j9T$abc$def").scheme, Some(Scheme::Yescrypt));

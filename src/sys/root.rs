@@ -272,6 +272,13 @@ impl Resolved {
         .map(File::from)
     }
 
+    /// Whether it exists as a directory.
+    pub fn is_dir(&self) -> bool {
+        self.stat
+            .as_ref()
+            .is_some_and(|st| is_kind(st, SFlag::S_IFDIR))
+    }
+
     /// Whether it exists as a regular file.
     pub fn is_file(&self) -> bool {
         self.stat
@@ -280,6 +287,7 @@ impl Resolved {
     }
 
     /// Identity of the file (device, inode), to merge paths that are the same file.
+    #[allow(clippy::unnecessary_cast)] // dev_t/ino_t widths differ between libcs
     pub fn identity(&self) -> Option<(u64, u64)> {
         self.stat
             .as_ref()
