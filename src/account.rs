@@ -245,9 +245,8 @@ pub fn plan_password(
         let new_line = match (file.kind, line) {
             (Kind::Group, _) => None,
             (Kind::Passwd, Some(l)) => {
-                let e = passwd::parse(&l).map_err(malformed)?;
+                passwd::parse(&l).map_err(malformed)?;
                 (!has_shadow).then(|| {
-                    let _ = e;
                     (
                         l.span.clone(),
                         passwd::with_password(&l, crypt_hash.as_bytes()),

@@ -130,6 +130,13 @@ pub fn number(field: &[u8]) -> Option<u64> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
+/// Parse a uid/gid field; the error names the line and the field.
+pub fn id(field: &[u8], line: &Line<'_>, what: &str) -> Result<u32, String> {
+    number(field)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("line {}: {what} is not a number", line.number))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

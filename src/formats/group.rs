@@ -18,9 +18,7 @@ pub fn parse(line: &Line<'_>) -> Result<GroupEntry, String> {
             f.len()
         ));
     }
-    let gid = colon::number(f[2])
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("line {}: gid is not a number", line.number))?;
+    let gid = colon::id(f[2], line, "gid")?;
     let members = f[3]
         .split(|&b| b == b',')
         .filter(|m| !m.is_empty())

@@ -25,16 +25,11 @@ pub fn parse(line: &Line<'_>) -> Result<PasswdEntry, Malformed> {
             f.len()
         ));
     }
-    let num = |i: usize, what: &str| -> Result<u32, Malformed> {
-        colon::number(f[i])
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("line {}: {what} is not a number", line.number))
-    };
     Ok(PasswdEntry {
         name: String::from_utf8_lossy(f[0]).into_owned(),
         password: String::from_utf8_lossy(f[1]).into_owned(),
-        uid: num(2, "uid")?,
-        gid: num(3, "gid")?,
+        uid: colon::id(f[2], line, "uid")?,
+        gid: colon::id(f[3], line, "gid")?,
         home: String::from_utf8_lossy(f[5]).into_owned(),
         shell: String::from_utf8_lossy(f[6]).into_owned(),
     })

@@ -40,9 +40,7 @@ pub fn parse(line: &Line<'_>) -> Result<SmbEntry, String> {
             f.len() - 1
         ));
     }
-    let uid = colon::number(f[1])
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("line {}: uid is not a number", line.number))?;
+    let uid = colon::id(f[1], line, "uid")?;
     if !is_hash_field(f[2]) || !is_hash_field(f[3]) {
         return Err(format!(
             "line {}: hash fields are not 32 hex digits",
