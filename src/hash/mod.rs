@@ -5,8 +5,15 @@
 //!   (`b64.rs`), shared with MD5-crypt.
 //! - MD5-crypt (`$1$`), including the empty-salt `$1$$…` QNAP firmware writes: hand-written
 //!   on the `md-5` crate (`md5crypt.rs`), as no maintained crate implements it.
-//! - Traditional DES crypt: verified (`descrypt.rs`), never generated.
-//! - bcrypt / yescrypt and anything else: recognised and reported as unsupported.
+//! - DES crypt, traditional (13 characters) and BSDi extended (`_…`, 20 characters):
+//!   verified (`descrypt.rs`, a DES written from FIPS 46-3 since the RustCrypto `des`
+//!   crate has no hook for crypt's salted E expansion), never generated.
+//! - bcrypt / yescrypt / scrypt and anything else: recognised and reported as unsupported.
+//!
+//! Every computation returns the complete string crypt(3) would return for the stored
+//! setting, and `verify` compares it with the stored field in constant time: the verdict is
+//! the one the system's own login would reach (a malformed `rounds=05000` mismatches there
+//! too). Buffers derived from the password are wiped (`zeroize`) when dropped.
 
 mod b64;
 mod descrypt;
@@ -60,6 +67,17 @@ pub struct HashInfo {
     pub rounds: Option<u32>,
 }
 
+/// A salt cut to at most `max` bytes, ending early at `$`. crypt cuts bytes; for a
+/// non-ASCII salt (never in a real crypt string) this backs off to a character boundary.
+fn cut_salt(rest: &str, max: usize) -> &str {
+    let salt = rest.split('$').next().unwrap_or("");
+    let mut end = salt.len().min(max);
+    while !salt.is_char_boundary(end) {
+        end -= 1;
+    }
+    &salt[..end]
+}
+
 fn scheme_of(hash: &str) -> Option<Scheme> {
     if hash.is_empty() || hash == "x" || hash.chars().all(|c| c == '*' || c == '!') {
         return None;
@@ -70,7 +88,7 @@ fn scheme_of(hash: &str) -> Option<Scheme> {
         Scheme::Sha256
     } else if hash.starts_with("$6$") {
         Scheme::Sha512
-    } else if ["$2a$", "$2b$", "$2y$", "$2x$"]
+    } else if ["$2$", "$2a$", "$2b$", "$2y$", "$2x$"]
         .iter()
         .any(|p| hash.starts_with(p))
     {
@@ -116,7 +134,11 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| std::hint::black_box(acc | (x ^ y)));
+    diff == 0
 }
 
 /// Verify `password` against a stored field. A locked field (`!$6$…`) is checked against
@@ -170,7 +192,10 @@ pub fn generate(password: &[u8], scheme: GenScheme, rounds: Option<u32>) -> Resu
     Ok(generate_with_salt(password, scheme, &salt, rounds))
 }
 
-/// The exact string glibc's crypt() gives for that setting.
+/// The exact string glibc's crypt() gives for that setting: `$1$salt`, `$5$salt`, `$6$salt`,
+/// or `$5$rounds=N$salt`/`$6$rounds=N$salt` with `N` clamped to 1000..=999999999 (MD5-crypt
+/// has no rounds: `rounds` is ignored). The salt ends at a `$` and is cut to 16 characters
+/// (8 for MD5), as crypt does.
 pub fn generate_with_salt(
     password: &[u8],
     scheme: GenScheme,
@@ -202,79 +227,184 @@ pub fn keep_family(info: &HashInfo) -> (GenScheme, Option<u32>) {
     }
 }
 
-/// Samba's NT hash: MD4 over the UTF-16LE password.
+/// Samba's NT hash: MD4 over the UTF-16LE password. A password that is not UTF-8 (never
+/// accepted on input) is taken as Latin-1, one code unit per byte.
 pub fn nt_hash(password: &[u8]) -> [u8; 16] {
     use md4::{Digest, Md4};
     let mut h = Md4::new();
-    for &b in password {
-        // Passwords are ASCII (checked on input); a byte is its own code unit.
-        h.update([b, 0]);
+    match std::str::from_utf8(password) {
+        Ok(s) => s.encode_utf16().for_each(|u| h.update(u.to_le_bytes())),
+        Err(_) => password.iter().for_each(|&b| h.update([b, 0])),
     }
     h.finalize().into()
 }
 
 /// The NT hash as 32 upper-case hex digits (smbpasswd's form).
 pub fn nt_hash_hex(password: &[u8]) -> String {
-    nt_hash(password)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(32);
+    for b in nt_hash(password) {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn info(scheme: Option<Scheme>, locked: bool, empty: bool) -> HashInfo {
+        HashInfo {
+            scheme,
+            locked,
+            empty,
+            empty_salt: false,
+            rounds: None,
+        }
+    }
+
     #[test]
-    fn inspects_fields() {
+    fn inspects_no_hash_fields() {
+        assert_eq!(inspect(""), info(None, false, true));
+        assert_eq!(inspect("*"), info(None, true, false));
+        assert_eq!(inspect("!"), info(None, true, false));
+        assert_eq!(inspect("!!"), info(None, true, false));
+        assert_eq!(inspect("x"), info(None, false, false));
+        assert_eq!(inspect("!x"), info(None, true, false));
+    }
+
+    #[test]
+    fn inspects_schemes() {
         let i = inspect("$1$$CoERg7ynjYLsj2j4glJ34.");
         assert_eq!(
-            (i.scheme, i.empty_salt, i.locked),
-            (Some(Scheme::Md5), true, false)
+            (i.scheme, i.empty_salt, i.locked, i.empty),
+            (Some(Scheme::Md5), true, false, false)
         );
+        assert!(!inspect("$1$xxxxxxxx$UYCIxa628.9qXjpQCjM4a.").empty_salt);
         let i = inspect("!$6$rounds=10000$salt$hash");
         assert_eq!(
             (i.scheme, i.locked, i.rounds),
             (Some(Scheme::Sha512), true, Some(10000))
         );
-        assert!(inspect("").empty);
-        assert_eq!(inspect("*").scheme, None);
-        assert!(inspect("!!").locked);
-        assert_eq!(inspect("$y$j9T$abc$def").scheme, Some(Scheme::Yescrypt));
+        let i = inspect("!!$1$$CoERg7ynjYLsj2j4glJ34.");
         assert_eq!(
-            inspect("$2b$10$abcdefghijklmnopqrstuu").scheme,
-            Some(Scheme::Bcrypt)
+            (i.scheme, i.locked, i.empty_salt),
+            (Some(Scheme::Md5), true, true)
         );
-        assert_eq!(inspect("abJnggxhB/yWI").scheme, Some(Scheme::Des));
-        assert_eq!(inspect("$9$what").scheme, Some(Scheme::Unknown));
+        assert_eq!(inspect("$5$rounds=77777$short$x").rounds, Some(77777));
+        assert_eq!(inspect("$5$rounds=10$short$x").rounds, Some(1000));
+        assert_eq!(inspect("$5$short$x").rounds, None);
+        assert_eq!(inspect("$1$rounds=9$x").rounds, None);
+        for (field, scheme) in [
+            ("$y$j9T$abc$def", Scheme::Yescrypt),
+            ("$gy$j9T$abc$def", Scheme::Yescrypt),
+            ("$7$CU..../....abc$def", Scheme::Yescrypt),
+            ("$2b$10$abcdefghijklmnopqrstuu", Scheme::Bcrypt),
+            ("$2a$10$abcdefghijklmnopqrstuu", Scheme::Bcrypt),
+            ("$2y$10$abcdefghijklmnopqrstuu", Scheme::Bcrypt),
+            ("abJnggxhB/yWI", Scheme::Des),
+            ("_J9..CCCCXBrJUJV154M", Scheme::Des),
+            ("$9$what", Scheme::Unknown),
+            ("$md5$salt$hash", Scheme::Unknown),
+            ("abJnggxhB/yW", Scheme::Unknown),
+            ("abJnggxhB/yW-", Scheme::Unknown),
+            ("*LK*", Scheme::Unknown),
+        ] {
+            assert_eq!(inspect(field).scheme, Some(scheme), "{field}");
+        }
     }
 
     #[test]
-    fn known_vectors() {
+    fn scheme_names_and_serde() {
+        for (s, n) in [
+            (Scheme::Des, "des"),
+            (Scheme::Md5, "md5"),
+            (Scheme::Sha256, "sha256"),
+            (Scheme::Sha512, "sha512"),
+            (Scheme::Bcrypt, "bcrypt"),
+            (Scheme::Yescrypt, "yescrypt"),
+            (Scheme::Unknown, "unknown"),
+        ] {
+            assert_eq!(s.name(), n);
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{n}\""));
+        }
+        assert_eq!(serde_json::to_string(&GenScheme::Md5).unwrap(), "\"md5\"");
+    }
+
+    #[test]
+    fn verifies_every_scheme() {
+        let admin = "$1$$CoERg7ynjYLsj2j4glJ34.";
+        assert_eq!(verify(b"admin", admin), Verdict::Match);
+        assert_eq!(verify(b"admin2", admin), Verdict::Mismatch);
+        assert_eq!(verify(b"Admin", admin), Verdict::Mismatch);
+        assert_eq!(verify(b"admin", &format!("!{admin}")), Verdict::Match);
+        assert_eq!(verify(b"admin", &format!("!!{admin}")), Verdict::Match);
+        let sha = "$5$rounds=77777$short$JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/";
+        let pw: &[u8] = b"we have a short salt string but not a short password";
+        assert_eq!(verify(pw, sha), Verdict::Match);
+        assert_eq!(verify(&pw[1..], sha), Verdict::Mismatch);
+        // A wrong character in the stored digest, or one character too many, never matches.
+        assert_eq!(verify(pw, &sha.replace("Rd/", "Rd.")), Verdict::Mismatch);
+        assert_eq!(verify(pw, &format!("{sha}x")), Verdict::Mismatch);
+        // glibc writes rounds without leading zeros, so such a string never verifies there.
         assert_eq!(
-            verify(b"admin", "$1$$CoERg7ynjYLsj2j4glJ34."),
-            Verdict::Match
-        );
-        assert_eq!(
-            verify(b"admin2", "$1$$CoERg7ynjYLsj2j4glJ34."),
+            verify(pw, &sha.replace("rounds=77777", "rounds=077777")),
             Verdict::Mismatch
         );
-        assert_eq!(nt_hash_hex(b"password"), "8846F7EAEE8FB117AD06BDD830B7586C");
-        assert_eq!(nt_hash_hex(b"admin"), "209C6174DA490CAEB422F3FA5A7AE634");
+        assert_eq!(verify(b"password", "abJnggxhB/yWI"), Verdict::Match);
+        assert_eq!(verify(b"passwore", "abJnggxhB/yWI"), Verdict::Mismatch);
+        assert_eq!(verify(b"password-longer", "abJnggxhB/yWI"), Verdict::Match);
+        assert_eq!(verify(b"U*U*U*U*", "_J9..CCCCXBrJUJV154M"), Verdict::Match);
+        assert_eq!(
+            verify(b"U*U*U*U*U", "_J9..CCCCXBrJUJV154M"),
+            Verdict::Mismatch
+        );
         assert_eq!(
             verify(b"x", "$y$j9T$abc$def"),
             Verdict::Unsupported(Scheme::Yescrypt)
         );
-        assert_eq!(verify(b"x", "*"), Verdict::NoHash);
-        assert_eq!(verify(b"x", "!"), Verdict::NoHash);
+        assert_eq!(
+            verify(b"x", "$2b$10$abcdefghijklmnopqrstuu"),
+            Verdict::Unsupported(Scheme::Bcrypt)
+        );
+        assert_eq!(
+            verify(b"x", "$9$what"),
+            Verdict::Unsupported(Scheme::Unknown)
+        );
+        assert_eq!(
+            verify(b"x", "$6$rounds=abc$s$h"),
+            Verdict::Unsupported(Scheme::Unknown)
+        );
+        for none in ["", "*", "!", "!!", "x"] {
+            assert_eq!(verify(b"x", none), Verdict::NoHash, "{none:?}");
+            assert_eq!(verify(b"", none), Verdict::NoHash, "{none:?}");
+        }
     }
 
     #[test]
-    fn generated_hashes_verify() {
+    fn nt_hashes() {
+        // The well-known NT hashes of "password", "admin" and the empty password.
+        assert_eq!(nt_hash_hex(b"password"), "8846F7EAEE8FB117AD06BDD830B7586C");
+        assert_eq!(nt_hash_hex(b"admin"), "209C6174DA490CAEB422F3FA5A7AE634");
+        assert_eq!(nt_hash_hex(b""), "31D6CFE0D16AE931B73C59D7E0C089C0");
+        assert_eq!(nt_hash(b"password")[0], 0x88);
+        // Non-ASCII is UTF-16LE of the UTF-8 text, not byte-per-unit.
+        assert_ne!(nt_hash("\u{e9}".as_bytes()), nt_hash(b"\xc3\xa9\x00"));
+        assert_eq!(nt_hash("\u{e9}".as_bytes()), nt_hash(b"\xe9"));
+    }
+
+    #[test]
+    fn generates() {
         for scheme in [GenScheme::Sha512, GenScheme::Sha256, GenScheme::Md5] {
             let h = generate(b"s3cret", scheme, None).unwrap();
             assert_eq!(verify(b"s3cret", &h), Verdict::Match, "{h}");
             assert_eq!(verify(b"s3cres", &h), Verdict::Mismatch, "{h}");
+            let salt = h[3..].split('$').next().unwrap();
+            let want_len = if scheme == GenScheme::Md5 { 8 } else { 16 };
+            assert_eq!(salt.len(), want_len, "{h}");
+            assert!(salt.bytes().all(|b| SALT_CHARS.contains(&b)), "{h}");
+            assert!(!h.contains("rounds="), "{h}");
             assert_ne!(
                 h,
                 generate(b"s3cret", scheme, None).unwrap(),
@@ -283,11 +413,70 @@ mod tests {
         }
         let h = generate(b"pw", GenScheme::Sha256, Some(1234)).unwrap();
         assert!(h.starts_with("$5$rounds=1234$"));
-        assert_eq!(keep_family(&inspect(&h)), (GenScheme::Sha256, Some(1234)));
-        assert_eq!(keep_family(&inspect("$1$$x")), (GenScheme::Md5, None));
+        assert_eq!(verify(b"pw", &h), Verdict::Match);
+    }
+
+    #[test]
+    fn generate_with_salt_matches_crypt() {
         assert_eq!(
-            keep_family(&inspect("abJnggxhB/yWI")),
-            (GenScheme::Sha512, None)
+            generate_with_salt(b"admin", GenScheme::Md5, "", None),
+            "$1$$CoERg7ynjYLsj2j4glJ34."
         );
+        assert_eq!(
+            generate_with_salt(b"password", GenScheme::Md5, "xxxxxxxx", Some(9000)),
+            "$1$xxxxxxxx$UYCIxa628.9qXjpQCjM4a.",
+            "MD5-crypt has no rounds"
+        );
+        assert_eq!(
+            generate_with_salt(b"Hello world!", GenScheme::Sha512, "saltstring", None),
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+        );
+        assert_eq!(
+            generate_with_salt(
+                b"the minimum number is still observed",
+                GenScheme::Sha256,
+                "roundstoolow",
+                Some(10)
+            ),
+            "$5$rounds=1000$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC"
+        );
+        assert_eq!(
+            generate_with_salt(
+                b"Hello world!",
+                GenScheme::Sha256,
+                "saltstringsaltstring",
+                Some(10000)
+            ),
+            "$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA"
+        );
+        // A salt with '$' ends there; a non-ASCII one is cut without panicking.
+        assert_eq!(
+            generate_with_salt(b"admin", GenScheme::Md5, "$junk", None),
+            "$1$$CoERg7ynjYLsj2j4glJ34."
+        );
+        let h = generate_with_salt(b"x", GenScheme::Md5, "abcdefg\u{e9}", None);
+        assert!(h.starts_with("$1$abcdefg$"), "{h}");
+    }
+
+    #[test]
+    fn keeps_family() {
+        let k = |f: &str| keep_family(&inspect(f));
+        assert_eq!(k("$1$$CoERg7ynjYLsj2j4glJ34."), (GenScheme::Md5, None));
+        assert_eq!(k("$5$salt$x"), (GenScheme::Sha256, None));
+        assert_eq!(k("$5$rounds=1234$salt$x"), (GenScheme::Sha256, Some(1234)));
+        assert_eq!(k("!$6$rounds=77777$s$x"), (GenScheme::Sha512, Some(77777)));
+        assert_eq!(k("$6$salt$x"), (GenScheme::Sha512, None));
+        for other in [
+            "abJnggxhB/yWI",
+            "_J9..CCCCXBrJUJV154M",
+            "$2b$10$abcdefghijklmnopqrstuu",
+            "$y$j9T$abc$def",
+            "$9$x",
+            "",
+            "*",
+            "!!",
+        ] {
+            assert_eq!(k(other), (GenScheme::Sha512, None), "{other}");
+        }
     }
 }
