@@ -116,7 +116,9 @@ fn check_old_or_new(
 /// Count how often `passwd` makes each of these calls.
 fn count_calls(trace: &str) -> usize {
     let f = Fixture::new(Layout::Qts4);
-    let log = f.root().join("../strace-count.log");
+    // A log file of its own: tests run in parallel and each counts different calls.
+    let log_file = tempfile::NamedTempFile::new().unwrap();
+    let log = log_file.path().to_path_buf();
     let o = strace_run(
         &f,
         None,
@@ -127,7 +129,6 @@ fn count_calls(trace: &str) -> usize {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_file(&log);
     text.lines()
         .filter(|l| !l.contains("resumed>") && !l.starts_with("+++") && !l.starts_with("---"))
         .count()
@@ -237,18 +238,14 @@ fn read_only_store_is_refused_cleanly() {
     let before = f.credentials();
     let cfg = f.path("/mnt/HDA_ROOT/.config");
     let script = format!(
-        "mount --bind {c} {c} && mount -o remount,bind,ro {c} && printf '%s\\n' '{NEW}' | {bin} --root {r} passwd admin --password-stdin",
+        "mount --bind {c} {c} && mount -o remount,bind,ro {c} && printf '%s\\n' '{NEW}' | {runner} {bin} --root {r} passwd admin --password-stdin",
         c = cfg.display(),
+        runner = common::runner().unwrap_or_default(),
         bin = bin().display(),
         r = f.root().display()
     );
     let mut c = Command::new("unshare");
     c.args(["-m", "sh", "-c", &script]);
-    if let Ok(runner) = std::env::var("QRESCUE_RUNNER")
-        && !runner.trim().is_empty()
-    {
-        c.env("QRESCUE_RUNNER", runner);
-    }
     let o = run(&mut c);
     if String::from_utf8_lossy(&o.stderr).contains("mount:")
         || String::from_utf8_lossy(&o.stderr).contains("unshare:")

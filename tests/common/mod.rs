@@ -18,12 +18,16 @@ pub fn bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_qrescue")))
 }
 
-/// A `Command` running the binary under test (through `QRESCUE_RUNNER` if set).
-pub fn qrescue() -> Command {
-    match std::env::var("QRESCUE_RUNNER")
+/// The emulator prefix from `QRESCUE_RUNNER`, if one is set.
+pub fn runner() -> Option<String> {
+    std::env::var("QRESCUE_RUNNER")
         .ok()
         .filter(|s| !s.trim().is_empty())
-    {
+}
+
+/// A `Command` running the binary under test (through `QRESCUE_RUNNER` if set).
+pub fn qrescue() -> Command {
+    match runner() {
         Some(runner) => {
             let mut parts = runner.split_whitespace();
             let mut cmd = Command::new(parts.next().expect("runner"));
@@ -55,7 +59,5 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Whether the binary under test runs natively (no emulator): some tests (strace fault
 /// injection) need that.
 pub fn native() -> bool {
-    std::env::var("QRESCUE_RUNNER")
-        .map(|s| s.trim().is_empty())
-        .unwrap_or(true)
+    runner().is_none()
 }
