@@ -13,6 +13,8 @@ pub struct BuildInfo {
     pub rustc: &'static str,
     pub target: &'static str,
     pub profile: &'static str,
+    /// `sizeof(struct input_event)` in this binary's ABI: the layout `watch --replay` reads.
+    pub input_event_bytes: usize,
 }
 
 impl BuildInfo {
@@ -25,6 +27,7 @@ impl BuildInfo {
             rustc: build::RUST_VERSION,
             target: build::BUILD_TARGET,
             profile: build::BUILD_RUST_CHANNEL,
+            input_event_bytes: crate::watch::records::InputLayout::native().size(),
         }
     }
 

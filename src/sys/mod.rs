@@ -3,3 +3,6 @@
 pub mod atomic;
 pub mod lock;
 pub mod root;
+
+#[cfg(arm_kuser_atomics)]
+pub mod arm_kuser;

@@ -1,48 +1,327 @@
 //! The reset-button watcher (`qrescue watch`) and its journal (`qrescue events`).
-//! (Being built: see issue 4.)
+//!
+//! Sources: evdev (`--device`, or found by the key it reports), a GPIO line (`--gpio`), a
+//! recorded capture or FIFO (`--replay`). See docs/watcher.md.
+
+pub mod classify;
+pub mod daemon;
+pub mod evdev;
+pub mod events_cmd;
+pub mod gpio;
+pub mod journal;
+pub mod records;
+pub mod replay;
+pub mod source;
+
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use std::path::PathBuf;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::signalfd::SignalFd;
 
 use crate::context::Context;
 use crate::error::{Error, Result};
+use classify::{Classifier, Thresholds};
+use daemon::{End, Watcher};
+use journal::Journal;
+use source::Source;
+
+pub use events_cmd::{EventsArgs, run_events};
+
+const INPUT_DIR: &str = "/dev/input";
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  qrescue watch --foreground                 # find the reset key's input device
+  qrescue watch --device /dev/input/event0 --key KEY_RESTART
+  qrescue watch --gpio gpiochip0:17:active-low
+  qrescue watch --replay capture.bin         # a `cat /dev/input/eventN` capture
+  qrescue watch --on-hold 'logger \"reset button: $QRESCUE_CLASS $QRESCUE_HELD_MS ms\"'
+
+Holds: short < 3 s <= basic-reset < 10 s <= advanced-reset (what QTS does on release).
+Every hold, and each threshold as it is crossed, is fsynced to the journal
+(/etc/config/qrescue/button.jsonl on QTS) and sent to syslog. Device paths are the
+running system's, also with --root (which only places the journal).")]
 pub struct WatchArgs {
     /// Input device to read (/dev/input/eventN)
     #[arg(long, value_name = "PATH", conflicts_with_all = ["gpio", "replay"])]
     pub device: Option<PathBuf>,
-    /// GPIO line to watch (e.g. gpiochip0:17)
+    /// GPIO line: CHIP:LINE[:active-low] (chip gpiochipN, line offset or name) or sysfs:N
     #[arg(long, value_name = "CHIP:LINE", conflicts_with = "replay")]
     pub gpio: Option<String>,
-    /// Replay recorded input_event records from FILE (or a FIFO)
+    /// Replay recorded input_event records from FILE (or a FIFO) in this binary's layout
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Key code of the reset button (default KEY_RESTART, 0x198)
-    #[arg(long, value_name = "CODE")]
-    pub key: Option<String>,
-    /// Command to run after each classified hold
+    /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, KEY_POWER, ...
+    #[arg(long, value_name = "CODE", default_value = "KEY_RESTART")]
+    pub key: String,
+    /// Command run by /bin/sh after each classified hold (QRESCUE_CLASS, QRESCUE_HELD_MS set)
     #[arg(long, value_name = "CMD")]
     pub on_hold: Option<String>,
-    /// Stay in the foreground and log to the console
+    /// Stay attached to the terminal and echo log records to stderr
     #[arg(long)]
     pub foreground: bool,
+    /// Hold length of a basic reset, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub basic_ms: u64,
+    /// Hold length of an advanced reset, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub advanced_ms: u64,
+    /// Contact bounces shorter than this are ignored, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 30)]
+    pub debounce_ms: u64,
+    /// Rotate the journal when it would exceed this size
+    #[arg(long, value_name = "BYTES", default_value_t = journal::DEFAULT_MAX_BYTES, hide = true)]
+    pub journal_max_bytes: u64,
 }
 
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// Only events at or after TIME
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// At most N events (the newest)
-    #[arg(long, value_name = "N")]
-    pub limit: Option<usize>,
+/// Key names the reset button is known to use (include/uapi/linux/input-event-codes.h).
+const KEYS: &[(&str, u16)] = &[
+    ("KEY_RESTART", 0x198),
+    ("KEY_POWER", 116),
+    ("KEY_COPY", 133),
+    ("KEY_VENDOR", 0x168),
+    ("KEY_PROG1", 148),
+    ("BTN_0", 0x100),
+    ("BTN_1", 0x101),
+    ("BTN_2", 0x102),
+    ("BTN_3", 0x103),
+];
+
+pub fn parse_key(s: &str) -> Option<u16> {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u16::from_str_radix(h, 16)
+            .ok()
+            .filter(|&k| k <= records::KEY_MAX);
+    }
+    if let Ok(n) = s.parse::<u16>() {
+        return (n <= records::KEY_MAX).then_some(n);
+    }
+    KEYS.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
+        .map(|&(_, k)| k)
 }
 
-pub fn run_watch(_ctx: &Context, _args: &WatchArgs) -> Result<i32> {
-    Err(Error::usage("watch: not built yet"))
+fn key_label(k: u16) -> String {
+    match KEYS.iter().find(|&&(_, c)| c == k) {
+        Some((n, _)) => format!("{n} ({k:#x})"),
+        None => format!("{k:#x}"),
+    }
 }
 
-pub fn run_events(_ctx: &Context, _args: &EventsArgs) -> Result<i32> {
-    Err(Error::usage("events: not built yet"))
+/// What to watch, as chosen from the options or found.
+enum Choice {
+    Device(PathBuf),
+    Gpio(gpio::Spec),
+    Replay(PathBuf),
+}
+
+fn open_source(c: &Choice, key: u16, debounce_ms: u64) -> Result<Box<dyn Source>> {
+    Ok(match c {
+        Choice::Device(p) => Box::new(evdev::Evdev::open(p, key)?),
+        Choice::Gpio(s) => Box::new(gpio::Gpio::open(s, debounce_ms)?),
+        Choice::Replay(p) => Box::new(replay::Replay::open(p, key)?),
+    })
+}
+
+/// Auto-detection: an input device reporting the key, then a free GPIO line named like a
+/// reset button.
+fn detect(key: u16) -> Option<Choice> {
+    if let Some((p, name)) = evdev::find(Path::new(INPUT_DIR), key) {
+        log::info!(
+            "found {} ({}) reporting {}",
+            p.display(),
+            name.as_deref().unwrap_or("unnamed"),
+            key_label(key)
+        );
+        return Some(Choice::Device(p));
+    }
+    if let Some(spec) = gpio::find_reset_line() {
+        log::info!("found a free GPIO line named like a reset button: {spec:?}");
+        return Some(Choice::Gpio(spec));
+    }
+    None
+}
+
+const NOT_FOUND: &str = "\
+no reset-button source found: no input device under /dev/input reports the key, and no \
+free GPIO line is named like a reset button. On QNAP x86 models QTS reads the button \
+through its embedded controller (hal_daemon), which the kernel does not expose; qrescue \
+does not poll the controller itself (that would race with the firmware). Options: \
+--device /dev/input/eventN (and --key CODE) if a driver such as qnap8528 provides one, \
+--gpio CHIP:LINE for a free line. Waiting for an input device to appear.";
+
+/// Sleep until something changes under `dir` (or its parent, while it does not exist), or
+/// a signal arrives. Returns false when a termination signal ended the wait.
+fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
+    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+        .map_err(|e| Error::io("inotify", e))?;
+    let flags = AddWatchFlags::IN_CREATE | AddWatchFlags::IN_ATTRIB | AddWatchFlags::IN_MOVED_TO;
+    if ino.add_watch(dir, flags).is_err() {
+        let parent = dir.parent().unwrap_or(Path::new("/"));
+        ino.add_watch(parent, flags)
+            .map_err(|e| Error::io(parent.display().to_string(), e))?;
+    }
+    loop {
+        let (ino_ready, sig_ready) = {
+            let mut fds = [
+                PollFd::new(std::os::fd::AsFd::as_fd(&ino), PollFlags::POLLIN),
+                PollFd::new(std::os::fd::AsFd::as_fd(sfd), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(Error::io("poll", e)),
+            }
+            let r = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (r(&fds[0]), r(&fds[1]))
+        };
+        if sig_ready && daemon::handle_signals(sfd) {
+            return Ok(false);
+        }
+        if ino_ready {
+            let _ = ino.read_events();
+            // Let udev/mdev finish setting up the node (permissions) before it is opened.
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            return Ok(true);
+        }
+    }
+}
+
+pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
+    crate::logging::init(crate::logging::SyslogFacility::LOG_DAEMON, args.foreground);
+    let key = parse_key(&args.key).ok_or_else(|| {
+        Error::usage(format!(
+            "--key {:?}: expected a key code (408, 0x198) or a name such as KEY_RESTART",
+            args.key
+        ))
+    })?;
+    if !(args.debounce_ms < args.basic_ms && args.basic_ms < args.advanced_ms) {
+        return Err(Error::usage(
+            "thresholds must satisfy --debounce-ms < --basic-ms < --advanced-ms",
+        ));
+    }
+    let th = Thresholds {
+        debounce_ms: args.debounce_ms,
+        basic_ms: args.basic_ms,
+        advanced_ms: args.advanced_ms,
+    };
+    let gpio_spec = match &args.gpio {
+        Some(s) => Some(gpio::parse_spec(s).map_err(Error::usage)?),
+        None => None,
+    };
+    let choice = match (&args.replay, &args.device, gpio_spec) {
+        (Some(p), _, _) => Some(Choice::Replay(p.clone())),
+        (_, Some(p), _) => Some(Choice::Device(p.clone())),
+        (_, _, Some(s)) => Some(Choice::Gpio(s)),
+        _ => None,
+    };
+    // Open the first source before anything else, so a bad option fails fast.
+    let mut source = match &choice {
+        Some(c) => Some(open_source(c, key, th.debounce_ms)?),
+        None => None,
+    };
+    let (mut journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
+    if torn {
+        log::warn!(
+            "{}: the last line was torn (power cut?); it was closed and is skipped",
+            journal.display()
+        );
+    }
+    let sfd = daemon::signal_fd()?;
+    if !args.foreground {
+        // Not tied to the terminal that started us (a service script backgrounds us).
+        let _ = nix::unistd::setsid();
+    }
+    let mut watcher = Watcher {
+        classifier: Classifier::new(th),
+        journal: &mut journal,
+        on_hold: args.on_hold.as_deref(),
+    };
+    let auto = choice.is_none();
+    let mut said_not_found = false;
+    loop {
+        let mut src = match source.take() {
+            Some(s) => s,
+            None => {
+                let c = match &choice {
+                    Some(c) => Some(c),
+                    None => None,
+                };
+                let found = match c {
+                    Some(Choice::Device(p)) => evdev::Evdev::open(p, key)
+                        .ok()
+                        .map(|s| Box::new(s) as Box<dyn Source>),
+                    Some(Choice::Gpio(s)) => gpio::Gpio::open(s, th.debounce_ms)
+                        .ok()
+                        .map(|s| Box::new(s) as Box<dyn Source>),
+                    Some(Choice::Replay(_)) => unreachable!("a replay is opened once"),
+                    None => detect(key).and_then(|c| open_source(&c, key, th.debounce_ms).ok()),
+                };
+                match found {
+                    Some(s) => s,
+                    None => {
+                        if auto && !said_not_found {
+                            log::warn!("{NOT_FOUND}");
+                            said_not_found = true;
+                        }
+                        let dir = match &choice {
+                            Some(Choice::Device(p)) => {
+                                p.parent().unwrap_or(Path::new("/dev")).to_path_buf()
+                            }
+                            Some(Choice::Gpio(_)) => PathBuf::from("/dev"),
+                            _ => PathBuf::from(INPUT_DIR),
+                        };
+                        if !wait_for_change(&dir, &sfd)? {
+                            log::info!("watch stopped");
+                            return Ok(0);
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        said_not_found = false;
+        let i = src.info().clone();
+        log::info!(
+            "watching {} ({}{}), {}; journal {}",
+            i.path,
+            i.kind,
+            i.name.map(|n| format!(": {n}")).unwrap_or_default(),
+            match i.kind {
+                "evdev" | "replay" => format!("key {}", key_label(key)),
+                _ => format!("line {}", i.code),
+            },
+            watcher.journal.display()
+        );
+        match watcher.run(src.as_mut(), &sfd)? {
+            End::Stopped => {
+                log::info!("watch stopped");
+                return Ok(0);
+            }
+            End::Eof => return Ok(0),
+            End::Gone => {
+                log::warn!("{} went away; waiting for it to come back", i.path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_codes() {
+        assert_eq!(parse_key("KEY_RESTART"), Some(0x198));
+        assert_eq!(parse_key("key_restart"), Some(0x198));
+        assert_eq!(parse_key("0x198"), Some(408));
+        assert_eq!(parse_key("408"), Some(408));
+        assert_eq!(parse_key("116"), Some(116));
+        assert_eq!(parse_key("0x300"), None, "beyond KEY_MAX");
+        assert_eq!(parse_key("KEY_NOPE"), None);
+        assert_eq!(key_label(0x198), "KEY_RESTART (0x198)");
+    }
 }

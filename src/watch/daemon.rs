@@ -1,0 +1,339 @@
+//! The watcher loop: sleep in `poll()` on the source and a signalfd; timers only while the
+//! button is down (threshold announcements, debounce, a check for a missed release). Each
+//! classifier output becomes one fsynced journal line, one syslog record, and (for holds)
+//! the `--on-hold` hook.
+
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::time::{ClockId, clock_gettime};
+
+use super::classify::{Class, Classifier, Output, Unfinished};
+use super::journal::{Journal, Record, rfc3339_ms};
+use super::source::{Clock, Ev, Source};
+use crate::error::{Error, Result};
+
+const NS_PER_MS: u64 = 1_000_000;
+/// While held past the last threshold, re-read the key state this often (a lost release).
+const RECHECK_MS: u64 = 5_000;
+
+/// CLOCK_MONOTONIC now, in nanoseconds.
+pub fn mono_ns() -> u64 {
+    clock_gettime(ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Signals the watcher handles through its signalfd.
+pub fn signal_fd() -> Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| Error::io("signal mask", e))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::io("signalfd", e))
+}
+
+/// Why the loop ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// SIGTERM/SIGINT/SIGHUP.
+    Stopped,
+    /// End of a replay.
+    Eof,
+    /// The device went away: the caller waits for it.
+    Gone,
+}
+
+/// Drain the signalfd: reap hook children; a termination signal ends the watch.
+pub fn handle_signals(sfd: &SignalFd) -> bool {
+    let mut stop = false;
+    while let Ok(Some(si)) = sfd.read_signal() {
+        if si.ssi_signo == Signal::SIGCHLD as u32 {
+            while let Ok(st) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                if st == nix::sys::wait::WaitStatus::StillAlive {
+                    break;
+                }
+            }
+        } else {
+            stop = true;
+        }
+    }
+    stop
+}
+
+pub struct Watcher<'a> {
+    pub classifier: Classifier,
+    pub journal: &'a mut Journal,
+    pub on_hold: Option<&'a str>,
+}
+
+impl Watcher<'_> {
+    /// Watch one source until it ends or a signal stops us.
+    pub fn run(&mut self, src: &mut dyn Source, sfd: &SignalFd) -> Result<End> {
+        let clock = src.clock();
+        // Source time = monotonic time - offset (0 for monotonic sources).
+        let mut offset: i128 = 0;
+        let mut last_ts: u64 = 0;
+        let src_now = |offset: i128| (mono_ns() as i128 - offset).max(0) as u64;
+        if clock == Clock::Own {
+            offset = mono_ns() as i128;
+        }
+        if src.key_state() == Some(true) {
+            let now = src_now(offset);
+            self.classifier.already_down(now);
+            log::warn!(
+                "the reset button is already down as watching starts: its hold is a minimum"
+            );
+        }
+        let mut out = Vec::new();
+        let mut evs = Vec::new();
+        let mut last_check = mono_ns();
+        loop {
+            let now_mono = mono_ns();
+            let mut deadline: Option<u64> = self
+                .classifier
+                .next_deadline()
+                .map(|d| (d as i128 + offset).max(0) as u64);
+            if self.classifier.is_down() {
+                let recheck = last_check + RECHECK_MS * NS_PER_MS;
+                deadline = Some(deadline.map_or(recheck, |d| d.min(recheck)));
+            }
+            let timeout = match deadline {
+                None => PollTimeout::NONE,
+                Some(d) => {
+                    let ms = d.saturating_sub(now_mono).div_ceil(NS_PER_MS);
+                    PollTimeout::try_from(ms.min(60_000)).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let want = if src.wants_pri() {
+                PollFlags::POLLPRI | PollFlags::POLLERR
+            } else {
+                PollFlags::POLLIN
+            };
+            let (src_ready, sig_ready) = {
+                let mut fds = [
+                    PollFd::new(src.fd(), want),
+                    PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, timeout) {
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(Error::io("poll", e)),
+                }
+                let r = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                (r(&fds[0]), r(&fds[1]))
+            };
+            if sig_ready && handle_signals(sfd) {
+                self.classifier
+                    .finish(src_now(offset), Unfinished::WatcherStopped, &mut out);
+                self.emit(src, &mut out, clock, offset);
+                return Ok(End::Stopped);
+            }
+            if src_ready {
+                evs.clear();
+                src.read(&mut evs)?;
+                for ev in evs.drain(..) {
+                    match ev {
+                        Ev::Key { pressed, ts } => {
+                            if clock == Clock::Own {
+                                offset = mono_ns() as i128 - ts as i128;
+                            }
+                            last_ts = ts;
+                            self.classifier.edge(pressed, ts, &mut out);
+                        }
+                        Ev::Resync { pressed, ts } => {
+                            log::warn!("{}: events were lost; key state re-read", src.info().path);
+                            if pressed != self.classifier.is_down() {
+                                self.classifier.edge(pressed, ts, &mut out);
+                            }
+                        }
+                        Ev::Eof { ts } => {
+                            let end = if clock == Clock::Own {
+                                last_ts.max(ts)
+                            } else {
+                                src_now(offset)
+                            };
+                            self.classifier
+                                .finish(end, Unfinished::EndOfReplay, &mut out);
+                            self.emit(src, &mut out, clock, offset);
+                            return Ok(End::Eof);
+                        }
+                        Ev::Gone => {
+                            self.classifier.finish(
+                                src_now(offset),
+                                Unfinished::DeviceGone,
+                                &mut out,
+                            );
+                            self.emit(src, &mut out, clock, offset);
+                            return Ok(End::Gone);
+                        }
+                    }
+                    self.emit(src, &mut out, clock, offset);
+                }
+            } else {
+                let now = src_now(offset);
+                self.classifier.tick(now, &mut out);
+                if self.classifier.is_down() && mono_ns() >= last_check + RECHECK_MS * NS_PER_MS {
+                    last_check = mono_ns();
+                    if src.key_state() == Some(false) {
+                        log::warn!("{}: release was missed; key is up now", src.info().path);
+                        self.classifier.edge(false, now, &mut out);
+                    }
+                }
+                self.emit(src, &mut out, clock, offset);
+            }
+            if !self.classifier.is_down() {
+                last_check = mono_ns();
+            }
+        }
+    }
+
+    /// Wall-clock milliseconds of a source timestamp.
+    fn wall_of(&self, ts: u64, clock: Clock, offset: i128) -> u64 {
+        // Recorded wall-clock stamps (a capture of a device using CLOCK_REALTIME, GPIO v1
+        // on old kernels) are taken as they are.
+        const YEAR_2001_NS: u64 = 978_307_200 * 1_000_000_000;
+        if clock == Clock::Own && ts >= YEAR_2001_NS {
+            return ts / NS_PER_MS;
+        }
+        let now_src = (mono_ns() as i128 - offset).max(0) as u64;
+        let ago_ms = now_src.saturating_sub(ts) / NS_PER_MS;
+        wall_ms().saturating_sub(ago_ms)
+    }
+
+    fn emit(&mut self, src: &dyn Source, out: &mut Vec<Output>, clock: Clock, offset: i128) {
+        for o in out.drain(..) {
+            let info = src.info();
+            let (event, class, held, start_known, pressed_at, reason) = match o {
+                Output::Threshold { class, held_ms } => (
+                    "threshold",
+                    class,
+                    held_ms,
+                    true,
+                    None,
+                    None::<&'static str>,
+                ),
+                Output::Hold {
+                    class,
+                    held_ms,
+                    start_known,
+                    pressed_at,
+                } => ("hold", class, held_ms, start_known, Some(pressed_at), None),
+                Output::Unfinished {
+                    class,
+                    held_ms,
+                    start_known,
+                    pressed_at,
+                    why,
+                } => (
+                    "unfinished",
+                    class,
+                    held_ms,
+                    start_known,
+                    Some(pressed_at),
+                    Some(why.name()),
+                ),
+            };
+            let unix_ms = match pressed_at {
+                Some(p) => self.wall_of(p, clock, offset),
+                None => wall_ms().saturating_sub(held),
+            };
+            let firmware = match event {
+                "threshold" => format!("on release: {}", class.firmware_action()),
+                _ => class.firmware_action().to_string(),
+            };
+            let rec = Record {
+                time: rfc3339_ms(unix_ms),
+                unix_ms,
+                event: event.into(),
+                class: class.name().into(),
+                held_ms: held,
+                start_known,
+                firmware,
+                reason: reason.map(str::to_string),
+                source: info.kind.into(),
+                device: info.path.clone(),
+                device_name: info.name.clone(),
+                code: info.code,
+            };
+            // The journal first: it is the durable record (an advanced reset may reboot
+            // the box any moment now).
+            if let Err(e) = self.journal.append(&rec) {
+                log::error!("journal: {}", e.message);
+            }
+            let secs = held as f64 / 1000.0;
+            match event {
+                "threshold" => log::warn!(
+                    "reset button held {secs:.0} s: {} will happen on release",
+                    class_phrase(class)
+                ),
+                "hold" => {
+                    let msg = format!(
+                        "reset button released after {secs:.3} s{}: {} ({})",
+                        if start_known { "" } else { " (at least)" },
+                        class.name(),
+                        class.firmware_action()
+                    );
+                    if class == Class::Short {
+                        log::info!("{msg}")
+                    } else {
+                        log::warn!("{msg}")
+                    }
+                    self.hook(&rec);
+                }
+                _ => log::warn!(
+                    "reset button was down for {secs:.3} s with no release ({}): {}",
+                    reason.unwrap_or(""),
+                    class.name()
+                ),
+            }
+        }
+    }
+
+    /// Start `--on-hold CMD` without waiting for it (reaped on SIGCHLD).
+    fn hook(&self, rec: &Record) {
+        let Some(cmd) = self.on_hold else { return };
+        let r = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("QRESCUE_CLASS", &rec.class)
+            .env("QRESCUE_HELD_MS", rec.held_ms.to_string())
+            .env("QRESCUE_EVENT", &rec.event)
+            .env("QRESCUE_TIME", &rec.time)
+            .env("QRESCUE_SOURCE", &rec.source)
+            .env("QRESCUE_DEVICE", &rec.device)
+            .stdin(Stdio::null())
+            .spawn();
+        if let Err(e) = r {
+            log::error!("--on-hold: cannot start /bin/sh: {e}");
+        }
+    }
+}
+
+fn class_phrase(c: Class) -> &'static str {
+    match c {
+        Class::Short => "nothing",
+        Class::BasicReset => "basic reset",
+        Class::AdvancedReset => "advanced reset",
+    }
+}

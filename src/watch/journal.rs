@@ -1,0 +1,309 @@
+//! The button journal: append-only JSON Lines in qrescue's persistent state directory
+//! (`/etc/config/qrescue/button.jsonl` on QTS), one fsync per record.
+//!
+//! - Each record is one `write()` of a whole line on an `O_APPEND` fd, then `fsync`: after a
+//!   power cut the file ends with complete lines, or with one torn line at most.
+//! - A torn last line is tolerated: on open it is closed with a newline (so the next record
+//!   starts clean) and reported; readers skip unparseable lines and count them.
+//! - Size cap: before a record would take the file over `max_bytes`, the file is renamed to
+//!   `button.jsonl.1` (replacing the older one) and a new file is started. The newest
+//!   records are never dropped; `events` reads both files.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat, renameat};
+use nix::sys::stat::{Mode, fstat};
+use serde::{Deserialize, Serialize};
+
+use crate::backup::StateDir;
+use crate::error::{Error, Result};
+use crate::sys::root::Root;
+
+pub const FILE: &str = "button.jsonl";
+pub const ROTATED: &str = "button.jsonl.1";
+pub const DEFAULT_MAX_BYTES: u64 = 512 * 1024;
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Wall-clock time of the press (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// The same as Unix milliseconds.
+    pub unix_ms: u64,
+    /// `hold` (released and classified), `threshold` (crossed while still held),
+    /// `unfinished` (no release: device gone, watcher stopped, end of replay).
+    pub event: String,
+    /// `short`, `basic-reset`, `advanced-reset`.
+    pub class: String,
+    /// How long the button was (or had been) held, from monotonic timestamps.
+    pub held_ms: u64,
+    /// False when the button was already down when watching began: `held_ms` is a minimum.
+    pub start_known: bool,
+    /// What the firmware does (or will do on release) for this class.
+    pub firmware: String,
+    /// For `unfinished`: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// evdev, gpio-v2, gpio-v1, sysfs-gpio, replay.
+    pub source: String,
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    /// Key code (evdev, replay) or line offset (GPIO).
+    pub code: u32,
+}
+
+/// `2026-11-24T21:44:00.250Z`.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let s = crate::clock::rfc3339(unix_ms / 1000);
+    format!("{}.{:03}Z", s.trim_end_matches('Z'), unix_ms % 1000)
+}
+
+pub struct Journal {
+    dir: OwnedFd,
+    display: String,
+    file: File,
+    size: u64,
+    max_bytes: u64,
+}
+
+fn open_append(dir: &OwnedFd, display: &str) -> Result<(File, u64)> {
+    let fd = openat(
+        dir,
+        FILE,
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(display, e))?;
+    let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        return Err(Error::perm(format!("{display} is not a regular file")));
+    }
+    Ok((File::from(fd), st.st_size as u64))
+}
+
+fn last_byte(dir: &OwnedFd, display: &str, size: u64) -> Result<Option<u8>> {
+    if size == 0 {
+        return Ok(None);
+    }
+    let fd = openat(
+        dir,
+        FILE,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(display, e))?;
+    let mut b = [0u8; 1];
+    nix::sys::uio::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
+    Ok(Some(b[0]))
+}
+
+impl Journal {
+    /// Open (creating the state directory and the file, 0600) for appending. Returns
+    /// whether a torn last line was found (and closed).
+    pub fn open(root: &Root, max_bytes: u64) -> Result<(Journal, bool)> {
+        let state = StateDir::open(root, true)?.expect("created");
+        let display = format!("{}/{FILE}", state.display);
+        let (mut file, mut size) = open_append(&state.fd, &display)?;
+        let torn = last_byte(&state.fd, &display, size)? != Some(b'\n') && size > 0;
+        if torn {
+            file.write_all(b"\n")
+                .and_then(|_| file.sync_all())
+                .map_err(|e| Error::io(&display, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+            size += 1;
+        }
+        Ok((
+            Journal {
+                dir: state.fd,
+                display,
+                file,
+                size,
+                max_bytes: max_bytes.max(1024),
+            },
+            torn,
+        ))
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    fn err(&self, e: std::io::Error) -> Error {
+        Error::io(
+            &self.display,
+            Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
+        )
+    }
+
+    /// Append one record durably (fsync before returning).
+    pub fn append(&mut self, rec: &Record) -> Result<()> {
+        let mut line = serde_json::to_string(rec).map_err(|e| Error::io(&self.display, e))?;
+        line.push('\n');
+        if self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| self.err(e))?;
+        self.file.sync_data().map_err(|e| self.err(e))?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        self.file.sync_all().map_err(|e| self.err(e))?;
+        renameat(&self.dir, FILE, &self.dir, ROTATED).map_err(|e| Error::io(&self.display, e))?;
+        let (file, size) = open_append(&self.dir, &self.display)?;
+        nix::unistd::fsync(&self.dir).map_err(|e| Error::io(&self.display, e))?;
+        self.file = file;
+        self.size = size;
+        Ok(())
+    }
+}
+
+/// What `events` reads back.
+#[derive(Debug, Default, Serialize)]
+pub struct Contents {
+    pub records: Vec<Record>,
+    /// Lines that could not be parsed (a torn line after a power cut, or damage).
+    pub skipped_lines: usize,
+}
+
+/// Read the rotated file, then the current one. A missing journal is empty.
+pub fn read_all(root: &Root) -> Result<(Contents, Option<String>)> {
+    let Some(state) = StateDir::open(root, false)? else {
+        return Ok((Contents::default(), None));
+    };
+    let mut c = Contents::default();
+    for name in [ROTATED, FILE] {
+        let display = format!("{}/{name}", state.display);
+        let fd = match openat(
+            &state.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(Error::io(&display, e)),
+        };
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut File::from(fd), &mut text).map_err(|e| {
+            Error::io(
+                &display,
+                Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
+            )
+        })?;
+        parse_into(&text, &mut c);
+    }
+    Ok((c, Some(format!("{}/{FILE}", state.display))))
+}
+
+/// Parse JSON Lines, skipping (and counting) lines that are not records.
+pub fn parse_into(text: &[u8], c: &mut Contents) {
+    for line in text.split(|&b| b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(r) => c.records.push(r),
+            Err(_) => c.skipped_lines += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: u64) -> Record {
+        Record {
+            time: rfc3339_ms(n),
+            unix_ms: n,
+            event: "hold".into(),
+            class: "short".into(),
+            held_ms: n,
+            start_known: true,
+            firmware: "nothing".into(),
+            reason: None,
+            source: "replay".into(),
+            device: "/tmp/x".into(),
+            device_name: None,
+            code: 0x198,
+        }
+    }
+
+    #[test]
+    fn torn_and_damaged_lines_are_skipped_and_counted() {
+        let mut text = Vec::new();
+        for n in 0..3 {
+            text.extend(serde_json::to_vec(&rec(n)).unwrap());
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"{\"time\":\"2026-11-24T2");
+        text.push(b'\n');
+        text.extend(serde_json::to_vec(&rec(9)).unwrap());
+        let mut c = Contents::default();
+        parse_into(&text, &mut c);
+        assert_eq!(
+            c.records.iter().map(|r| r.unix_ms).collect::<Vec<_>>(),
+            vec![0, 1, 2, 9]
+        );
+        assert_eq!(c.skipped_lines, 1);
+    }
+
+    #[test]
+    fn milliseconds_format() {
+        assert_eq!(rfc3339_ms(1_795_556_640_250), "2026-11-24T21:44:00.250Z");
+        assert_eq!(rfc3339_ms(7), "1970-01-01T00:00:00.007Z");
+    }
+
+    #[test]
+    fn rotation_keeps_the_newest_and_the_file_set_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let (mut j, torn) = Journal::open(&root, 2048).unwrap();
+        assert!(!torn);
+        for n in 0..40 {
+            j.append(&rec(n)).unwrap();
+        }
+        let (c, _) = read_all(&root).unwrap();
+        let got: Vec<u64> = c.records.iter().map(|r| r.unix_ms).collect();
+        assert_eq!(got.last(), Some(&39), "newest record kept");
+        assert!(got.windows(2).all(|w| w[0] + 1 == w[1]), "no gap: {got:?}");
+        assert_eq!(c.skipped_lines, 0);
+        let state = dir.path().join("var/lib/qrescue");
+        for f in [FILE, ROTATED] {
+            let len = std::fs::metadata(state.join(f)).unwrap().len();
+            assert!(len <= 2048, "{f} is {len} bytes");
+        }
+    }
+
+    #[test]
+    fn torn_last_line_is_closed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let (mut j, _) = Journal::open(&root, DEFAULT_MAX_BYTES).unwrap();
+        j.append(&rec(1)).unwrap();
+        drop(j);
+        let path = dir.path().join("var/lib/qrescue").join(FILE);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"time\":\"20").unwrap();
+        drop(f);
+        let (mut j, torn) = Journal::open(&root, DEFAULT_MAX_BYTES).unwrap();
+        assert!(torn);
+        j.append(&rec(2)).unwrap();
+        let (c, _) = read_all(&root).unwrap();
+        assert_eq!(c.records.len(), 2);
+        assert_eq!(c.skipped_lines, 1);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,457 @@
+//! `qrescue watch` and `qrescue events` end to end, without hardware: recorded captures and
+//! a FIFO fed with real timing, in the binary's own `input_event` layout (asked from
+//! `qrescue --json version`, so the same tests run under qemu for 32-bit ARM).
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::fixture::{Fixture, Layout};
+use common::{qrescue, run};
+
+const KEY_RESTART: u16 = 0x198;
+/// Where `/etc/config/qrescue/button.jsonl` really is in the QTS fixture (the host must not
+/// follow the fixture's absolute `/etc/config` symlink).
+const JOURNAL: &str = "/mnt/HDA_ROOT/.config/qrescue/button.jsonl";
+const EV_KEY: u16 = 1;
+const EV_SYN: u16 = 0;
+
+/// `sizeof(struct input_event)` of the binary under test.
+fn event_bytes() -> usize {
+    let o = run(qrescue().args(["--json", "version"]));
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["input_event_bytes"].as_u64().expect("input_event_bytes") as usize
+}
+
+/// One record in the layout of include/uapi/linux/input.h for a `bytes`-sized ABI.
+fn rec(bytes: usize, ms: u64, kind: u16, code: u16, value: i32) -> Vec<u8> {
+    let (sec, usec) = (ms / 1000, ms % 1000 * 1000);
+    let mut v = Vec::new();
+    if bytes == 24 {
+        v.extend_from_slice(&sec.to_le_bytes());
+        v.extend_from_slice(&usec.to_le_bytes());
+    } else {
+        v.extend_from_slice(&(sec as u32).to_le_bytes());
+        v.extend_from_slice(&(usec as u32).to_le_bytes());
+    }
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&code.to_le_bytes());
+    v.extend_from_slice(&value.to_le_bytes());
+    v
+}
+
+/// A key edge followed by its SYN_REPORT, as the kernel sends them.
+fn edge(b: usize, ms: u64, code: u16, value: i32) -> Vec<u8> {
+    let mut v = rec(b, ms, EV_KEY, code, value);
+    v.extend(rec(b, ms, EV_SYN, 0, 0));
+    v
+}
+
+fn events_json(f: &Fixture, extra: &[&str]) -> serde_json::Value {
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["--json", "events"])
+        .args(extra));
+    assert!(
+        o.status.success(),
+        "events: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn summary(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["class"].as_str().unwrap().to_string(),
+                e["held_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn s(a: &str, b: &str, ms: u64) -> (String, String, u64) {
+    (a.into(), b.into(), ms)
+}
+
+/// 2023-11-14T22:13:20Z in ms: a capture's wall-clock stamps.
+const T0: u64 = 1_700_000_000_000;
+
+fn capture(b: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    // A short press, with KEY_POWER noise and autorepeat in between.
+    v.extend(edge(b, T0, KEY_RESTART, 1));
+    v.extend(edge(b, T0 + 100, 116, 1));
+    v.extend(edge(b, T0 + 200, KEY_RESTART, 2));
+    v.extend(edge(b, T0 + 300, 116, 0));
+    v.extend(edge(b, T0 + 500, KEY_RESTART, 0));
+    // A basic reset hold of 3.2 s with contact bounce at the press.
+    let t = T0 + 60_000;
+    v.extend(edge(b, t, KEY_RESTART, 1));
+    v.extend(edge(b, t + 5, KEY_RESTART, 0));
+    v.extend(edge(b, t + 12, KEY_RESTART, 1));
+    v.extend(edge(b, t + 3200, KEY_RESTART, 0));
+    // An advanced reset hold of 10.5 s.
+    let t = T0 + 120_000;
+    v.extend(edge(b, t, KEY_RESTART, 1));
+    v.extend(edge(b, t + 10_500, KEY_RESTART, 0));
+    // A bounce alone: dropped.
+    let t = T0 + 180_000;
+    v.extend(edge(b, t, KEY_RESTART, 1));
+    v.extend(edge(b, t + 8, KEY_RESTART, 0));
+    // Finally a press whose release never came (the capture ends).
+    let t = T0 + 240_000;
+    v.extend(edge(b, t, KEY_RESTART, 1));
+    v.extend(rec(b, t + 4000, EV_SYN, 0, 0));
+    v
+}
+
+#[test]
+fn replay_classifies_holds_and_events_lists_them() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let cap = f.root().join("../capture.bin");
+    let cap = cap.with_file_name(format!(
+        "capture-{}.bin",
+        f.root().file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&cap, capture(b)).unwrap();
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--replay"])
+        .arg(&cap));
+    let _ = std::fs::remove_file(&cap);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = events_json(&f, &[]);
+    assert_eq!(
+        summary(&v),
+        vec![
+            s("hold", "short", 500),
+            s("threshold", "basic-reset", 3000),
+            s("hold", "basic-reset", 3200),
+            s("threshold", "basic-reset", 3000),
+            s("threshold", "advanced-reset", 10_000),
+            s("hold", "advanced-reset", 10_500),
+            s("threshold", "basic-reset", 3000),
+            s("unfinished", "basic-reset", 4000),
+        ]
+    );
+    let ev = &v["events"][0];
+    assert_eq!(ev["time"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(ev["source"], "replay");
+    assert_eq!(ev["code"], KEY_RESTART);
+    assert_eq!(v["events"][7]["reason"], "end-of-replay");
+    assert!(
+        v["events"][2]["firmware"]
+            .as_str()
+            .unwrap()
+            .contains("admin password")
+    );
+    // The journal is QTS's persistent config dir, private.
+    let journal = f.path(JOURNAL);
+    assert!(
+        v["journal"].as_str().unwrap().ends_with(JOURNAL),
+        "the journal is in the real persistent directory: {}",
+        v["journal"]
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&journal).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // --since and --limit.
+    let v = events_json(&f, &["--since", "2023-11-14T22:15:00Z"]);
+    assert_eq!(summary(&v).len(), 6);
+    let v = events_json(&f, &["--limit", "2"]);
+    assert_eq!(
+        summary(&v),
+        vec![
+            s("threshold", "basic-reset", 3000),
+            s("unfinished", "basic-reset", 4000)
+        ]
+    );
+    // Human output names the classes.
+    let o = run(qrescue().arg("--root").arg(f.root()).arg("events"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("advanced-reset") && text.contains("10.500 s"),
+        "{text}"
+    );
+}
+
+#[test]
+fn torn_journal_line_is_reported_not_fatal() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let cap = f.path("/tmp-capture.bin");
+    let mut bytes = edge(b, T0, KEY_RESTART, 1);
+    bytes.extend(edge(b, T0 + 700, KEY_RESTART, 0));
+    std::fs::write(&cap, &bytes).unwrap();
+    let watch = |f: &Fixture| {
+        run(qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["watch", "--replay"])
+            .arg(&cap))
+    };
+    assert!(watch(&f).status.success());
+    // A power cut in the middle of a line.
+    let journal = f.path(JOURNAL);
+    let mut j = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    j.write_all(b"{\"time\":\"2023-11-14T22:1").unwrap();
+    drop(j);
+    let v = events_json(&f, &[]);
+    assert_eq!(v["skipped_lines"], 1);
+    assert_eq!(summary(&v), vec![s("hold", "short", 700)]);
+    // The next watch closes the torn line and appends after it.
+    let o = watch(&f);
+    assert!(o.status.success());
+    let v = events_json(&f, &[]);
+    assert_eq!(v["skipped_lines"], 1);
+    assert_eq!(
+        summary(&v),
+        vec![s("hold", "short", 700), s("hold", "short", 700)]
+    );
+    let o = run(qrescue().arg("--root").arg(f.root()).arg("events"));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 unreadable journal line"));
+}
+
+fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn journal_text(f: &Fixture) -> String {
+    std::fs::read_to_string(f.path(JOURNAL)).unwrap_or_default()
+}
+
+fn spawn_watch(f: &Fixture, args: &[&str], syslog: Option<&Path>) -> Child {
+    let mut c = qrescue();
+    c.arg("--root")
+        .arg(f.root())
+        .arg("watch")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(s) = syslog {
+        c.env("QRESCUE_SYSLOG_SOCKET", s);
+    }
+    c.spawn().unwrap()
+}
+
+#[test]
+fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let fifo = f.path("/button.fifo");
+    mkfifo(&fifo);
+    let sock_path = f.path("/syslog.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let hook_out = f.path("/hook.out");
+    let hook = format!(
+        "echo \"$QRESCUE_EVENT $QRESCUE_CLASS $QRESCUE_HELD_MS\" >> {}",
+        hook_out.display()
+    );
+    let fifo_s = fifo.to_str().unwrap().to_string();
+    let child = spawn_watch(
+        &f,
+        &[
+            "--replay",
+            &fifo_s,
+            "--foreground",
+            "--basic-ms",
+            "400",
+            "--advanced-ms",
+            "800",
+            "--on-hold",
+            &hook,
+        ],
+        Some(&sock_path),
+    );
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let start = Instant::now();
+    let now_ms = || 5_000 + start.elapsed().as_millis() as u64;
+    w.write_all(&edge(b, now_ms(), KEY_RESTART, 1)).unwrap();
+    // The button is still down: both thresholds must reach the journal on their own.
+    wait_for(
+        "threshold records while held",
+        Duration::from_secs(20),
+        || journal_text(&f).matches("\"threshold\"").count() == 2,
+    );
+    assert!(!journal_text(&f).contains("\"hold\""));
+    std::thread::sleep(Duration::from_millis(100));
+    w.write_all(&edge(b, now_ms(), KEY_RESTART, 0)).unwrap();
+    drop(w); // EOF: the watcher ends
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = events_json(&f, &[]);
+    let got = summary(&v);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0], s("threshold", "basic-reset", 400));
+    assert_eq!(got[1], s("threshold", "advanced-reset", 800));
+    assert_eq!(got[2].0, "hold");
+    assert_eq!(got[2].1, "advanced-reset");
+    assert!(got[2].2 >= 800, "{got:?}");
+    // syslog: the threshold announcements and one record for the press.
+    let mut logs = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        logs.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let joined = logs.join("\n");
+    assert!(
+        joined.contains("held 0 s: basic reset will happen on release")
+            || joined.contains("basic reset will happen on release"),
+        "{joined}"
+    );
+    assert_eq!(
+        logs.iter().filter(|l| l.contains("released after")).count(),
+        1,
+        "{joined}"
+    );
+    // daemon facility (3) at warning (4): <28>
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("<28>") && l.contains("advanced-reset")),
+        "{joined}"
+    );
+    // The hook ran once, with the class and duration.
+    wait_for("the --on-hold hook", Duration::from_secs(10), || {
+        std::fs::read_to_string(&hook_out).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let hook_line = std::fs::read_to_string(&hook_out).unwrap();
+    assert!(
+        hook_line.starts_with(&format!("hold advanced-reset {}", got[2].2)),
+        "{hook_line}"
+    );
+}
+
+#[test]
+fn sigterm_while_held_records_unfinished_and_exits_0() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let fifo = f.path("/button.fifo");
+    mkfifo(&fifo);
+    let fifo_s = fifo.to_str().unwrap().to_string();
+    let child = spawn_watch(&f, &["--replay", &fifo_s, "--foreground"], None);
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&edge(b, 1000, KEY_RESTART, 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = child.id();
+    let st = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    drop(w);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = events_json(&f, &[]);
+    let got = summary(&v);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "unfinished");
+    assert!(got[0].2 >= 500, "{got:?}");
+    assert_eq!(v["events"][0]["reason"], "watcher-stopped");
+}
+
+#[test]
+fn no_source_found_says_so_and_waits_until_stopped() {
+    if Path::new("/dev/input").exists()
+        && std::fs::read_dir("/dev/input").is_ok_and(|mut d| d.next().is_some())
+    {
+        eprintln!("skipped: this machine has input devices");
+        return;
+    }
+    let f = Fixture::new(Layout::Qts5);
+    let mut child = spawn_watch(&f, &["--foreground"], None);
+    let mut err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        let _ = tx.send(s);
+    });
+    // It must keep running (waiting for a device), not exit.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "watch exited");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(0));
+    let text = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(text.contains("no reset-button source found"), "{text}");
+    assert!(
+        text.contains("--device") && text.contains("--gpio"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_options_are_one_line_exit_2_and_change_nothing() {
+    let f = Fixture::new(Layout::Qts5);
+    for args in [
+        vec!["watch", "--key", "KEY_NOPE", "--replay", "/dev/null"],
+        vec!["watch", "--gpio", "nonsense"],
+        vec!["watch", "--device", "/nonexistent/event9"],
+        vec!["watch", "--replay", "/nonexistent/capture"],
+        vec![
+            "watch",
+            "--basic-ms",
+            "5000",
+            "--advanced-ms",
+            "4000",
+            "--replay",
+            "/dev/null",
+        ],
+        vec!["events", "--since", "yesterday"],
+    ] {
+        let o = run(qrescue().arg("--root").arg(f.root()).args(&args));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!f.path(JOURNAL).exists(), "{args:?} created the journal");
+    }
+}
