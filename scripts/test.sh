@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command (README and .ci/run both call exactly this).
-# Runs as root: some tests use mount namespaces (read-only store) and strace.
+# Runs as root on Debian 12: some tests use mount namespaces, strace, chroot and qemu.
+#
+#   scripts/test.sh          everything: lint, unit and integration tests, the static
+#                            release binaries for every QNAP arch and the same integration
+#                            tests on each under qemu-user, the watcher on a real kernel
+#                            under qemu-system, and the QPKG build/install tests
+#   QRESCUE_QUICK=1 scripts/test.sh    only lint + cargo test (a fast inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +16,21 @@ echo "== cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked --all-targets
+
+if [[ "${QRESCUE_QUICK:-}" == 1 ]]; then
+    echo "QRESCUE_QUICK=1: skipping the cross-architecture, VM and QPKG tests"
+    exit 0
+fi
+
+echo "== static release binaries (scripts/build-release.sh)"
+bash scripts/build-release.sh
+echo "== integration tests on every arch under qemu-user (scripts/cross-test.sh)"
+bash scripts/cross-test.sh
+echo "== watcher on a real kernel (scripts/vm-test.sh)"
+bash scripts/vm-test.sh
+if [[ -x tests/qpkg/run.sh ]]; then
+    echo "== QPKG packages (scripts/build-qpkg.sh, tests/qpkg/run.sh)"
+    bash scripts/build-qpkg.sh
+    bash tests/qpkg/run.sh
+fi
+echo "== all tests passed"
