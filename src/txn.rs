@@ -98,6 +98,9 @@ pub struct Outcome {
     pub recovered: Vec<String>,
 }
 
+/// How often a change starts over when another program changed a store meanwhile.
+const CONCURRENT_ATTEMPTS: usize = 5;
+
 /// Contents of every store file, in `stores.files` order.
 pub type Contents = Vec<Vec<u8>>;
 
@@ -108,7 +111,7 @@ pub fn run(
     root: &Root,
     stores: &Stores,
     reason: &str,
-    plan: impl FnOnce(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
+    mut plan: impl FnMut(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
     check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
 ) -> Result<Outcome> {
     let _locks = lock_all(root, stores)?;
@@ -119,71 +122,109 @@ pub fn run(
         ));
     }
 
-    let mut current = Vec::with_capacity(stores.files.len());
-    let mut metas = Vec::with_capacity(stores.files.len());
-    for f in &stores.files {
-        let (bytes, meta) = f.read()?;
-        current.push(bytes);
-        metas.push(meta);
-    }
-    let refs: Vec<&StoreFile> = stores.files.iter().collect();
-    let planned = plan(&refs, &current)?;
-    let mut changes = Vec::new();
-    for (((file, old), meta), new) in stores.files.iter().zip(current).zip(metas).zip(planned) {
-        if let Some(new) = new
-            && new != old
-        {
-            changes.push(Change {
-                file,
-                old,
-                meta,
-                new,
-            });
+    // Busybox's passwd/chpasswd take neither lckpwdf nor NAME.lock: their only mutex is
+    // `NAME+` (O_EXCL), held from their read to their rename. Once we hold every `NAME+`,
+    // none can start; one may have finished between our read and our staging, so re-read
+    // then and start over if anything moved.
+    let mut attempt = 0;
+    let (changes, manifest, state, staged) = loop {
+        attempt += 1;
+        let mut current = Vec::with_capacity(stores.files.len());
+        let mut metas = Vec::with_capacity(stores.files.len());
+        for f in &stores.files {
+            let (bytes, meta) = f.read()?;
+            current.push(bytes);
+            metas.push(meta);
         }
-    }
-    if changes.is_empty() {
-        return Ok(Outcome {
-            backup_id: None,
-            changed: Vec::new(),
-            recovered,
-        });
-    }
-
-    let snapshots: Vec<Snapshot<'_>> = changes
-        .iter()
-        .map(|c| Snapshot {
-            file: c.file,
-            bytes: &c.old,
-            meta: c.meta,
-        })
-        .collect();
-    let manifest = backup::create(root, reason, &snapshots)?;
-    let state = StateDir::open(root, true)?.expect("created by the backup");
-    write_intent(
-        &state,
-        &Intent {
-            pid: std::process::id(),
-            started: clock::rfc3339(clock::now_unix()),
-            backup_id: manifest.id.clone(),
-            files: changes
-                .iter()
-                .map(|c| c.file.real.to_string_lossy().into_owned())
-                .collect(),
-        },
-    )?;
-
-    // Stage every file before replacing any: a failure here changes nothing.
-    let mut staged = Vec::with_capacity(changes.len());
-    for c in &changes {
-        match atomic::stage(&c.file.resolved, &c.file.display, &c.new, c.meta) {
-            Ok(s) => staged.push(s),
-            Err(e) => {
-                drop(staged);
-                clear_intent(&state);
-                return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+        let refs: Vec<&StoreFile> = stores.files.iter().collect();
+        let planned = plan(&refs, &current)?;
+        let mut changes = Vec::new();
+        for (((file, old), meta), new) in stores.files.iter().zip(current).zip(metas).zip(planned) {
+            if let Some(new) = new
+                && new != old
+            {
+                changes.push(Change {
+                    file,
+                    old,
+                    meta,
+                    new,
+                });
             }
         }
-    }
+        if changes.is_empty() {
+            return Ok(Outcome {
+                backup_id: None,
+                changed: Vec::new(),
+                recovered,
+            });
+        }
+
+        let snapshots: Vec<Snapshot<'_>> = changes
+            .iter()
+            .map(|c| Snapshot {
+                file: c.file,
+                bytes: &c.old,
+                meta: c.meta,
+            })
+            .collect();
+        let manifest = backup::create(root, reason, &snapshots)?;
+        let state = StateDir::open(root, true)?.expect("created by the backup");
+        write_intent(
+            &state,
+            &Intent {
+                pid: std::process::id(),
+                started: clock::rfc3339(clock::now_unix()),
+                backup_id: manifest.id.clone(),
+                files: changes
+                    .iter()
+                    .map(|c| c.file.real.to_string_lossy().into_owned())
+                    .collect(),
+            },
+        )?;
+
+        // Stage every file before replacing any: a failure here changes nothing.
+        let mut staged = Vec::with_capacity(changes.len());
+        for c in &changes {
+            match atomic::stage(&c.file.resolved, &c.file.display, &c.new, c.meta) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    drop(staged);
+                    clear_intent(&state);
+                    return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+                }
+            }
+        }
+        let mut moved = None;
+        for c in &changes {
+            match c.file.read() {
+                Ok((now, _)) if now == c.old => {}
+                Ok(_) => {
+                    moved = Some(c.file.display.clone());
+                    break;
+                }
+                Err(e) => {
+                    drop(staged);
+                    clear_intent(&state);
+                    return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+                }
+            }
+        }
+        match moved {
+            None => break (changes, manifest, state, staged),
+            Some(display) => {
+                drop(staged);
+                clear_intent(&state);
+                log::info!(
+                    "{display} was changed by another program while we prepared; starting over"
+                );
+                if attempt >= CONCURRENT_ATTEMPTS {
+                    return Err(Error::busy(format!(
+                        "{display} keeps being changed by another program; nothing was changed (try again)"
+                    )));
+                }
+            }
+        }
+    };
     let mut replaced = 0usize;
     for s in staged {
         match s.commit() {

@@ -82,6 +82,8 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         &stores,
         &format!("before passwd {user}"),
         |files, contents| {
+            // Planned again if another program changed a store meanwhile: start clean.
+            skipped.clear();
             account::plan_password(files, contents, user, &crypt_hash, &nt_hex, &mut skipped)
         },
         |file, bytes| account::check_password(file, bytes, user, password.bytes()),
