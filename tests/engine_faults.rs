@@ -79,6 +79,7 @@ fn check_old_or_new(
     before: &[(std::path::PathBuf, Vec<u8>, u32)],
     o: &Output,
     what: &str,
+    (old_pw, new_pw): (&str, &str),
 ) -> bool {
     let mut st = qrescue();
     st.arg("--root").arg(f.root()).arg("status");
@@ -89,8 +90,8 @@ fn check_old_or_new(
         String::from_utf8_lossy(&s.stderr)
     );
     no_temp_files(f);
-    let old = verify_code(f, ADMIN_OLD);
-    let new = verify_code(f, NEW);
+    let old = verify_code(f, old_pw);
+    let new = verify_code(f, new_pw);
     assert!(
         old == 0 || new == 0,
         "{what}: neither the old nor the new password matches every store"
@@ -113,20 +114,60 @@ fn check_old_or_new(
     new == 0
 }
 
-/// Count how often `passwd` makes each of these calls.
-fn count_calls(trace: &str) -> usize {
+/// The change under test: `passwd` (old password -> NEW), or `restore` of the backup a
+/// `passwd` took (NEW -> the old password again).
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    Passwd,
+    Restore,
+}
+
+struct Prepared {
+    args: Vec<String>,
+    stdin: String,
+    passwords: (&'static str, &'static str),
+}
+
+impl Scenario {
+    fn prepare(self, f: &Fixture) -> Prepared {
+        match self {
+            Scenario::Passwd => Prepared {
+                args: vec!["passwd".into(), "admin".into(), "--password-stdin".into()],
+                stdin: format!("{NEW}\n"),
+                passwords: (ADMIN_OLD, NEW),
+            },
+            Scenario::Restore => {
+                let mut c = qrescue();
+                c.arg("--root")
+                    .arg(f.root())
+                    .args(["passwd", "admin", "--password-stdin"]);
+                let o = run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
+                assert!(o.status.success());
+                let o = run(qrescue()
+                    .arg("--root")
+                    .arg(f.root())
+                    .args(["--json", "backups"]));
+                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                let id = v["backups"][0]["id"].as_str().unwrap().to_string();
+                Prepared {
+                    args: vec!["restore".into(), id],
+                    stdin: String::new(),
+                    passwords: (NEW, ADMIN_OLD),
+                }
+            }
+        }
+    }
+}
+
+/// Count how often the scenario's command makes each of these calls.
+fn count_calls(trace: &str, sc: Scenario) -> usize {
     let f = Fixture::new(Layout::Qts4);
+    let p = sc.prepare(&f);
     // A log file of its own: tests run in parallel and each counts different calls.
     let log_file = tempfile::NamedTempFile::new().unwrap();
     let log = log_file.path().to_path_buf();
-    let o = strace_run(
-        &f,
-        None,
-        trace,
-        Some(&log),
-        &["passwd", "admin", "--password-stdin"],
-        &format!("{NEW}\n"),
-    );
+    let args: Vec<&str> = p.args.iter().map(String::as_str).collect();
+    let o = strace_run(&f, None, trace, Some(&log), &args, &p.stdin);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&log).unwrap();
     text.lines()
@@ -134,23 +175,19 @@ fn count_calls(trace: &str) -> usize {
         .count()
 }
 
-fn sweep(trace: &str, fault: &str) -> (usize, usize) {
-    let n = count_calls(trace);
-    assert!(n > 0, "passwd made no {trace} call?");
+fn sweep(trace: &str, fault: &str, sc: Scenario) -> (usize, usize) {
+    let n = count_calls(trace, sc);
+    assert!(n > 0, "{sc:?} made no {trace} call?");
     let (mut old, mut new) = (0, 0);
     for when in 1..=n {
         let f = Fixture::new(Layout::Qts4);
+        let p = sc.prepare(&f);
         let before = f.credentials();
         let inject = format!("{trace}:{fault}:when={when}");
-        let o = strace_run(
-            &f,
-            Some(&inject),
-            trace,
-            None,
-            &["passwd", "admin", "--password-stdin"],
-            &format!("{NEW}\n"),
-        );
-        if check_old_or_new(&f, &before, &o, &inject) {
+        let args: Vec<&str> = p.args.iter().map(String::as_str).collect();
+        let o = strace_run(&f, Some(&inject), trace, None, &args, &p.stdin);
+        let what = format!("{sc:?} {inject}");
+        if check_old_or_new(&f, &before, &o, &what, p.passwords) {
             new += 1;
         } else {
             old += 1;
@@ -166,6 +203,7 @@ fn error_injection_leaves_old_or_new_never_partial() {
         return;
     }
     let mut report = Vec::new();
+    let mut total = 0;
     for (trace, fault) in [
         ("write", "error=ENOSPC"),
         ("fsync", "error=EIO"),
@@ -175,13 +213,16 @@ fn error_injection_leaves_old_or_new_never_partial() {
         ("linkat,unlinkat", "error=EIO"),
         ("read", "error=EIO"),
     ] {
-        let (old, new) = sweep(trace, fault);
-        report.push(format!(
-            "{trace}/{fault}: {} points, {old} kept old, {new} completed",
-            old + new
-        ));
+        for sc in [Scenario::Passwd, Scenario::Restore] {
+            let (old, new) = sweep(trace, fault, sc);
+            total += old + new;
+            report.push(format!(
+                "{sc:?} {trace}/{fault}: {} points, {old} kept old, {new} completed",
+                old + new
+            ));
+        }
     }
-    eprintln!("{}", report.join("\n"));
+    eprintln!("{}\nerror injection points: {total}", report.join("\n"));
 }
 
 #[test]
@@ -190,13 +231,18 @@ fn sigkill_at_every_write_fsync_rename_recovers() {
         eprintln!("skipped: strace injection needs the native binary");
         return;
     }
+    let mut total = 0;
     for trace in ["write", "fsync", "rename,renameat,renameat2", "openat"] {
-        let (old, new) = sweep(trace, "signal=KILL");
-        eprintln!(
-            "{trace}/SIGKILL: {} points, {old} rolled back or untouched, {new} completed",
-            old + new
-        );
+        for sc in [Scenario::Passwd, Scenario::Restore] {
+            let (old, new) = sweep(trace, "signal=KILL", sc);
+            total += old + new;
+            eprintln!(
+                "{sc:?} {trace}/SIGKILL: {} points, {old} rolled back or untouched, {new} completed",
+                old + new
+            );
+        }
     }
+    eprintln!("SIGKILL points: {total}");
 }
 
 #[test]
