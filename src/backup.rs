@@ -145,7 +145,10 @@ impl StateDir {
 }
 
 /// Who is running this: `SUDO_USER`, else the login uid's name, else the effective uid.
-pub fn operator() -> String {
+///
+/// The name comes from the running system's user database only when that system is the
+/// root being changed: with `--root DIR`, nothing outside DIR is read, so it is `uid N`.
+pub fn operator(root: &Root) -> String {
     if let Ok(u) = std::env::var("SUDO_USER")
         && !u.is_empty()
     {
@@ -156,6 +159,9 @@ pub fn operator() -> String {
         .and_then(|s| s.trim().parse::<u32>().ok())
         .filter(|&u| u != u32::MAX);
     let uid = login.unwrap_or_else(|| Uid::effective().as_raw());
+    if !root.is_host() {
+        return format!("uid {uid}");
+    }
     match nix::unistd::User::from_uid(Uid::from_raw(uid)) {
         Ok(Some(u)) => u.name,
         _ => format!("uid {uid}"),
@@ -201,7 +207,12 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
         }
     }
     let ddisplay = format!("{bdisplay}/{id}");
-    let result = fill(&backups, &bdisplay, &id, &ddisplay, now, reason, snapshots);
+    let about = About {
+        now,
+        reason,
+        operator: operator(root),
+    };
+    let result = fill(&backups, &bdisplay, &id, &ddisplay, &about, snapshots);
     if result.is_err() {
         // Never leave a half-written set behind.
         remove_set(&backups, &id);
@@ -209,15 +220,22 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
     result
 }
 
+/// What a manifest says about the set itself.
+struct About<'a> {
+    now: u64,
+    reason: &'a str,
+    operator: String,
+}
+
 fn fill(
     backups: &OwnedFd,
     bdisplay: &str,
     id: &str,
     ddisplay: &str,
-    now: u64,
-    reason: &str,
+    about: &About<'_>,
     snapshots: &[Snapshot<'_>],
 ) -> Result<Manifest> {
+    let (now, reason) = (about.now, about.reason);
     let dir = safe_subdir(backups, id, ddisplay, false)?.expect("just made");
     let mut files = Vec::new();
     for (i, s) in snapshots.iter().enumerate() {
@@ -250,7 +268,7 @@ fn fill(
         created_unix: now,
         reason: reason.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        operator: operator(),
+        operator: about.operator.clone(),
         files,
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");

@@ -91,7 +91,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     let backup = outcome.backup_id.clone().unwrap_or_else(|| "none".into());
     log::info!(
         "password of {user} changed by {} in {} (backup {backup})",
-        crate::backup::operator(),
+        crate::backup::operator(&ctx.root),
         outcome.changed.join(", ")
     );
     let samba_note = samba_note(&stores);

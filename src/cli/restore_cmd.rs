@@ -65,7 +65,7 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
     )?;
     log::info!(
         "backup {id} restored by {} into {} (previous state in backup {})",
-        backup::operator(),
+        backup::operator(&ctx.root),
         outcome.changed.join(", "),
         outcome.backup_id.as_deref().unwrap_or("none")
     );
