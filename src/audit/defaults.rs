@@ -25,7 +25,7 @@ fn candidates(user: &str, adapters: &[Adapter], cloud_key: Option<&[u8]>) -> Vec
     let mut out = Vec::new();
     if let Some(key) = cloud_key {
         out.push(Candidate {
-            what: "the Cloud Key from the label (QTS/QuTS hero 5.2.0 and later)".into(),
+            what: "of QTS/QuTS hero 5.2.0 and later: the Cloud Key from the label".into(),
             secret: Zeroizing::new(key.to_vec()),
         });
     }
@@ -35,17 +35,17 @@ fn candidates(user: &str, adapters: &[Adapter], cloud_key: Option<&[u8]>) -> Vec
             continue;
         }
         out.push(Candidate {
-            what: format!("the MAC address of {} (QTS 4.4.2 to 5.1 default)", a.name),
+            what: format!("of QTS 4.4.2 to 5.1: the MAC address of {}", a.name),
             secret: Zeroizing::new(mac),
         });
     }
     out.push(Candidate {
-        what: "the factory default of firmware before QTS 4.4.2".into(),
+        what: "of firmware before QTS 4.4.2".into(),
         secret: Zeroizing::new(b"admin".to_vec()),
     });
     if user.eq_ignore_ascii_case("guest") {
         out.push(Candidate {
-            what: "the documented default of this built-in account".into(),
+            what: "documented for this built-in account".into(),
             secret: Zeroizing::new(b"guest".to_vec()),
         });
     }
@@ -116,7 +116,7 @@ pub fn check(
             "default-password",
             Some(user),
             Some(&st.path),
-            format!("the password is a factory default: {}{locked}", c.what),
+            format!("the password is the factory default {}{locked}", c.what),
             format!("set a new password: qrescue passwd {user}"),
         ));
     }
