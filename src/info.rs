@@ -18,8 +18,6 @@ use crate::sys::root::Root;
 pub const ULINUX_CONF: &str = "/etc/config/uLinux.conf";
 /// The factory copy shipped in the firmware image (RAM root).
 pub const DEFAULT_ULINUX_CONF: &str = "/etc/default_config/uLinux.conf";
-/// Platform description (boot flash config partition, hardware).
-pub const PLATFORM_CONF: &str = "/etc/platform.conf";
 
 /// Files larger than this are not configuration files: not read.
 const MAX_READ: u64 = 256 * 1024;
