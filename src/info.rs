@@ -96,6 +96,9 @@ pub struct Info {
     pub serial: Fact,
     pub stores: Vec<StoreInfo>,
     pub samba: Samba,
+    /// Why no stores are listed, when discovery failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stores_note: Option<String>,
 }
 
 /// Read a small file inside the root: `Ok(None)` when it does not exist, `Err(reason)`
@@ -345,7 +348,15 @@ fn firmware_name(version: &Fact, qts: bool, os_release: Option<&(Ini, String)>) 
 
 /// Gather everything `info` shows (read-only).
 pub fn gather(root: &Root) -> Result<Info> {
-    let stores = Stores::discover(root)?;
+    // A root without credential files (a boot-flash config partition…) still has the rest.
+    let (stores, stores_note) = match Stores::discover(root) {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e.message)),
+    };
+    let qts = match &stores {
+        Some(s) => s.qts,
+        None => crate::paths::is_qts(root)?,
+    };
     let conf: Vec<(Ini, String)> = [ULINUX_CONF, DEFAULT_ULINUX_CONF]
         .iter()
         .filter_map(|p| read_ini(root, p))
@@ -391,7 +402,7 @@ pub fn gather(root: &Root) -> Result<Info> {
             _ => unknown_in("[System] Server Name"),
         }
     });
-    let name = firmware_name(&version, stores.qts, os_release.as_ref());
+    let name = firmware_name(&version, qts, os_release.as_ref());
     let (arch, qpkg_arch, kernel) = arch(root);
     let (adapters, adapters_source) = adapters(root);
     let serial = first_value(
@@ -403,9 +414,9 @@ pub fn gather(root: &Root) -> Result<Info> {
         ],
     );
     let store_list = stores
-        .files
         .iter()
-        .map(|f| StoreInfo {
+        .flat_map(|stores| stores.files.iter().map(move |f| (stores, f)))
+        .map(|(stores, f)| StoreInfo {
             kind: f.kind,
             path: f.display.clone(),
             names: f.names.clone(),
@@ -425,7 +436,7 @@ pub fn gather(root: &Root) -> Result<Info> {
         .collect();
     Ok(Info {
         root: root.path().display().to_string(),
-        qts: stores.qts,
+        qts,
         model,
         server_name,
         firmware: Firmware {
@@ -440,7 +451,8 @@ pub fn gather(root: &Root) -> Result<Info> {
         adapters_source,
         serial,
         stores: store_list,
-        samba: stores.samba.clone(),
+        samba: stores.map_or(Samba::None, |s| s.samba),
+        stores_note,
     })
 }
 

@@ -612,6 +612,24 @@ fn info_on_qts_roots() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["qts"], false);
     assert!(v["model"]["value"].is_null());
+
+    // No credential files at all (a config partition): the rest is still shown.
+    let empty = tempfile::tempdir().unwrap();
+    fs::create_dir_all(empty.path().join("etc/config")).unwrap();
+    fs::write(
+        empty.path().join("etc/config/uLinux.conf"),
+        "[System]\nModel = TS-431P\n",
+    )
+    .unwrap();
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(empty.path())
+        .args(["--json", "info"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["model"]["value"], "TS-431P");
+    assert_eq!(v["stores"], serde_json::json!([]));
+    assert!(v["stores_note"].as_str().unwrap().contains("passwd"), "{v}");
 }
 
 fn is_root() -> bool {

@@ -62,6 +62,7 @@ pub fn check(
     let state = &audited.state;
     let user = state.user.as_str();
     let cands = candidates(user, adapters, cloud_key);
+    let mut cache: Vec<(String, Option<usize>)> = Vec::new();
     for st in &state.stores {
         let Some(stored) = st.fingerprint.as_deref() else {
             continue;
@@ -92,9 +93,19 @@ pub fn check(
                     ));
                     continue;
                 }
-                cands
-                    .iter()
-                    .find(|c| hash::verify(&c.secret, stored) == Verdict::Match)
+                // Copies with the same hash (QTS 4's runtime and persistent shadow) are
+                // hashed once: SHA-512-crypt is slow on ARMv5 boxes.
+                let index = match cache.iter().find(|(f, _)| f == stored) {
+                    Some((_, i)) => *i,
+                    None => {
+                        let i = cands
+                            .iter()
+                            .position(|c| hash::verify(&c.secret, stored) == Verdict::Match);
+                        cache.push((stored.to_string(), i));
+                        i
+                    }
+                };
+                index.map(|i| &cands[i])
             }
             Kind::Group => None,
         };

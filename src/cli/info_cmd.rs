@@ -59,6 +59,9 @@ pub fn run(ctx: &Context) -> Result<i32> {
             s.layout
         );
     }
+    if let Some(note) = &info.stores_note {
+        println!("{:<15} unknown  ({note})", "stores:");
+    }
     let samba = match &info.samba {
         Samba::None => "none (no smb.conf found)".to_string(),
         Samba::Smbpasswd { config, path } => format!("smbpasswd file {path} (from {config})"),
