@@ -99,7 +99,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
                 "the reset button was held {:.1} s ({}) at {} {when}: {}",
                 r.held_ms as f64 / 1000.0,
                 r.class,
-                r.time,
+                journal::rfc3339_ms(r.unix_ms),
                 if advanced {
                     "settings are back to factory defaults and users may be gone"
                 } else {

@@ -39,6 +39,39 @@ fn read_cloud_key() -> Result<Zeroizing<Vec<u8>>> {
     normalise_cloud_key(pw.bytes())
 }
 
+/// One line per finding, then the summary.
+fn human(report: &audit::Report) -> Vec<String> {
+    let mut out: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{:<7} {}  {}: {} — fix: {}",
+                f.severity.name(),
+                f.id,
+                f.subject(),
+                f.message,
+                f.fix
+            )
+        })
+        .collect();
+    let users = if report.users.is_empty() {
+        "none found".to_string()
+    } else {
+        report.users.join(", ")
+    };
+    out.push(format!(
+        "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
+        report.findings.len(),
+        if report.findings.len() == 1 { "" } else { "s" },
+        report.high,
+        report.medium,
+        report.low,
+        report.info
+    ));
+    out
+}
+
 pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
     for u in users {
         check_user(u)?;
@@ -69,30 +102,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
     if ctx.json {
         super::print_json(&report)?;
     } else {
-        for f in &report.findings {
-            println!(
-                "{:<7} {}  {}: {} — fix: {}",
-                f.severity.name(),
-                f.id,
-                f.subject(),
-                f.message,
-                f.fix
-            );
-        }
-        let users = if report.users.is_empty() {
-            "none found".to_string()
-        } else {
-            report.users.join(", ")
-        };
-        println!(
-            "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
-            report.findings.len(),
-            if report.findings.len() == 1 { "" } else { "s" },
-            report.high,
-            report.medium,
-            report.low,
-            report.info
-        );
+        super::print_text(&(human(&report).join("\n") + "\n"))?;
     }
     Ok(if report.high > 0 { 1 } else { 0 })
 }

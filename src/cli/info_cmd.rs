@@ -3,46 +3,48 @@
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::info::{self, Fact};
+use crate::info::{self, Fact, Info};
 use crate::stores::Samba;
 
-fn line(key: &str, fact: &Fact) {
-    println!(
-        "{:<15} {}  ({})",
-        format!("{key}:"),
-        fact.shown(),
-        fact.source
-    );
+/// `key:` padded so the values line up.
+fn key(k: &str) -> String {
+    format!("{:<15}", format!("{k}:"))
 }
 
-pub fn run(ctx: &Context) -> Result<i32> {
-    let info = info::gather(&ctx.root)?;
-    if ctx.json {
-        super::print_json(&info)?;
-        return Ok(0);
-    }
-    println!("{:<15} {}", "root:", info.root);
-    line("model", &info.model);
-    line("server name", &info.server_name);
-    line("firmware", &info.firmware.name);
-    line("version", &info.firmware.version);
-    line("build", &info.firmware.build);
-    line("architecture", &info.arch);
-    line("package arch", &info.qpkg_arch);
-    line("kernel", &info.kernel);
-    line("serial number", &info.serial);
+fn fact(k: &str, fact: &Fact) -> String {
+    format!("{} {}  ({})", key(k), fact.shown(), fact.source)
+}
+
+/// The aligned `key: value  (source)` lines.
+pub fn human(info: &Info) -> Vec<String> {
+    let mut out = vec![
+        format!("{} {}", key("root"), info.root),
+        fact("model", &info.model),
+        fact("server name", &info.server_name),
+        fact("firmware", &info.firmware.name),
+        fact("version", &info.firmware.version),
+        fact("build", &info.firmware.build),
+        fact("architecture", &info.arch),
+        fact("package arch", &info.qpkg_arch),
+        fact("kernel", &info.kernel),
+        fact("serial number", &info.serial),
+    ];
     if info.adapters.is_empty() {
-        println!("{:<15} unknown  ({})", "adapters:", info.adapters_source);
+        out.push(format!(
+            "{} unknown  ({})",
+            key("adapters"),
+            info.adapters_source
+        ));
     }
     for a in &info.adapters {
-        println!(
-            "{:<15} {} {}{}  ({})",
-            "adapter:",
+        out.push(format!(
+            "{} {} {}{}  ({})",
+            key("adapter"),
             a.name,
             a.mac,
             if a.is_virtual { " (virtual)" } else { "" },
             a.source
-        );
+        ));
     }
     for s in &info.stores {
         let names = if s.names.len() > 1 {
@@ -50,23 +52,33 @@ pub fn run(ctx: &Context) -> Result<i32> {
         } else {
             String::new()
         };
-        println!(
-            "{:<15} {} {} ({}, {}{names})",
-            "store:",
+        out.push(format!(
+            "{} {} {} ({}, {}{names})",
+            key("store"),
             s.kind.name(),
             s.path,
             s.copy,
             s.layout
-        );
+        ));
     }
     if let Some(note) = &info.stores_note {
-        println!("{:<15} unknown  ({note})", "stores:");
+        out.push(format!("{} unknown  ({note})", key("stores")));
     }
     let samba = match &info.samba {
         Samba::None => "none (no smb.conf found)".to_string(),
         Samba::Smbpasswd { config, path } => format!("smbpasswd file {path} (from {config})"),
         Samba::Other { config, backend } => format!("passdb backend {backend} (from {config})"),
     };
-    println!("{:<15} {samba}", "samba:");
+    out.push(format!("{} {samba}", key("samba")));
+    out
+}
+
+pub fn run(ctx: &Context) -> Result<i32> {
+    let info = info::gather(&ctx.root)?;
+    if ctx.json {
+        super::print_json(&info)?;
+    } else {
+        super::print_text(&(human(&info).join("\n") + "\n"))?;
+    }
     Ok(0)
 }

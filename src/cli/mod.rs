@@ -197,5 +197,14 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     writeln!(out).map_err(|e| Error::io("stdout", e))
 }
 
+/// Print human text on stdout with one write; a closed pipe (`| head`) is an I/O error
+/// (one line, exit 74), not a panic as with `println!`.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("stdout", e))
+}
+
 /// Default account when none is named.
 pub const DEFAULT_USER: &str = "admin";
