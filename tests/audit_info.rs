@@ -511,6 +511,17 @@ fn unsafe_permissions_and_leftovers_are_reported_not_touched() {
         "{s:?}"
     );
     assert_eq!(with_id(&v, "interrupted-change").len(), 1);
+    // A state directory writable by others: refused, so the journal is not read either.
+    fs::set_permissions(f.path(&state), fs::Permissions::from_mode(0o777)).unwrap();
+    let v2 = audit(&f, &[], "");
+    assert!(
+        with_id(&v2, "unsafe-permissions")
+            .iter()
+            .any(|u| u.0 == "high" && u.2 == f.path(&state).display().to_string()),
+        "{v2}"
+    );
+    assert_eq!(with_id(&v2, "journal-unreadable").len(), 1, "{v2}");
+    fs::set_permissions(f.path(&state), fs::Permissions::from_mode(0o700)).unwrap();
     // Still there: audit cleans nothing (the snapshot comparison in audit() checks bytes).
     assert!(f.path("/mnt/HDA_ROOT/.config/shadow.lock").exists());
     assert!(backups.join("20261124T000000Z-1").exists());

@@ -46,8 +46,21 @@ fn last_change_ms(a: &Audited, backups: &[(String, u64)]) -> Option<u64> {
 pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
     let records = match journal::read_all(root) {
         Ok((c, _)) => c.records,
-        // Reported by the permission checks (an unsafe state directory is refused).
-        Err(_) => return,
+        // An unsafe state directory is refused (and reported by the permission checks).
+        Err(e) => {
+            findings.push(Finding::new(
+                Severity::Info,
+                "journal-unreadable",
+                None,
+                None,
+                format!(
+                    "the reset-button journal was not read ({}): resets since the last change were not checked",
+                    e.message
+                ),
+                "fix the state directory's permissions (see unsafe-permissions), then audit again",
+            ));
+            return;
+        }
     };
     let resets: Vec<&journal::Record> = records
         .iter()
