@@ -21,6 +21,9 @@ pub struct Leftover {
     pub path: String,
     pub what: String,
     pub removed: bool,
+    /// Provably left by a dead process or an interrupted write (what `clean` removes).
+    #[serde(skip)]
+    pub stale: bool,
 }
 
 /// Find (and with `clean`, remove) leftovers beside every name of every store.
@@ -107,6 +110,7 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
                 path: display,
                 what,
                 removed,
+                stale,
             });
         }
     }

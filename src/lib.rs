@@ -12,6 +12,7 @@
 //! - [`logging`]: syslog records through `log`.
 
 pub mod account;
+pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod context;
 pub mod error;
 pub mod formats;
 pub mod hash;
+pub mod info;
 pub mod leftovers;
 pub mod logging;
 pub mod paths;

@@ -31,7 +31,8 @@ use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
 use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
 use crate::sys::root::Root;
 
-const INTENT: &str = "txn.json";
+/// The intent record of a transaction under way, in the state directory.
+pub const INTENT: &str = "txn.json";
 
 /// The intent record of a transaction under way.
 #[derive(Debug, Serialize, Deserialize)]

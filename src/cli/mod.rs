@@ -1,8 +1,10 @@
 //! The command line: argument definitions (clap derive) and dispatch to one module per
 //! command. Exit codes are documented here, in `--help` and in the README.
 
+mod audit_cmd;
 mod backup_cmd;
 mod common;
+mod info_cmd;
 mod passwd_cmd;
 mod restore_cmd;
 mod status_cmd;
@@ -84,6 +86,7 @@ pub enum Command {
         reason: Option<String>,
     },
     /// List backup sets (id, time, reason, files, intact?)
+    #[command(after_help = "Example:\n  qrescue backups\n  qrescue --json backups")]
     Backups,
     /// Put a backup set back (the current state is backed up first)
     #[command(
@@ -100,7 +103,39 @@ pub enum Command {
     Watch(crate::watch::WatchArgs),
     /// Show the reset-button journal
     Events(crate::watch::EventsArgs),
+    /// The box: model, firmware, architecture, kernel, adapters, serial, credential stores
+    #[command(after_help = "\
+Each value says where it came from; what cannot be found is shown as unknown.
+Read-only: works as any user, and on an offline root.
+
+Examples:
+  qrescue info
+  qrescue --json info
+  qrescue --root /mnt/sysroot info")]
+    Info,
+    /// Read-only findings: default passwords, disagreeing stores, weak hashes, resets, permissions
+    #[command(after_help = "\
+Checks admin and every member of the administrators group (gid 0) unless USERs are named.
+Each finding: severity (high, medium, low, info), id, subject, message and a fix.
+Passwords, candidates and hashes are never printed. Nothing is written, locked or cleaned.
+Exit 0 when no finding is high-severity, 1 otherwise.
+
+Examples:
+  qrescue audit
+  qrescue audit admin bob
+  qrescue audit --cloud-key                   # asks for the label's Cloud Key, no echo
+  printf '%s\\n' \"$KEY\" | qrescue --json audit --cloud-key
+  qrescue --root /mnt/sysroot audit")]
+    Audit {
+        /// Accounts to check (default: admin and every administrator)
+        users: Vec<String>,
+        /// Also test the Cloud Key from the label (QTS 5.2+ default): read from the
+        /// terminal without echo, or as one line of standard input
+        #[arg(long)]
+        cloud_key: bool,
+    },
     /// Version and build information (for support requests)
+    #[command(after_help = "Example:\n  qrescue version\n  qrescue --json version")]
     Version,
 }
 
@@ -148,6 +183,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Restore { id, dry_run } => restore_cmd::run(&ctx, &id, dry_run),
         Command::Watch(args) => crate::watch::run_watch(&ctx, &args),
         Command::Events(args) => crate::watch::run_events(&ctx, &args),
+        Command::Info => info_cmd::run(&ctx),
+        Command::Audit { users, cloud_key } => audit_cmd::run(&ctx, &users, cloud_key),
         Command::Version => unreachable!("handled above"),
     }
 }
@@ -158,6 +195,15 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     serde_json::to_writer_pretty(&mut out, value)
         .map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
     writeln!(out).map_err(|e| Error::io("stdout", e))
+}
+
+/// Print human text on stdout with one write; a closed pipe (`| head`) is an I/O error
+/// (one line, exit 74), not a panic as with `println!`.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("stdout", e))
 }
 
 /// Default account when none is named.

@@ -97,6 +97,13 @@ pub fn from_tty(user: &str, confirm: bool) -> Result<Password> {
     Ok(first)
 }
 
+/// Ask once on the terminal, without echo, with the prompt as given (a Cloud Key…).
+pub fn ask_hidden(text: &str) -> Result<Password> {
+    let mut tty = open_tty()?;
+    let line = prompt(&mut tty, text)?;
+    Password::new(line)
+}
+
 /// Ask once for a password to check.
 pub fn ask_existing(user: &str) -> Result<Password> {
     let mut tty = open_tty()?;

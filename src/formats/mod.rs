@@ -1,5 +1,5 @@
 //! Lossless readers and editors for the colon-separated credential files (passwd, shadow,
-//! group, smbpasswd) and a reader for smb.conf.
+//! group, smbpasswd), a reader for smb.conf, and a read-only INI reader (uLinux.conf).
 //!
 //! A file is kept as its original bytes; lines are located, never re-serialised. Changing an
 //! entry rewrites exactly that line's bytes and copies every other byte through unchanged:
@@ -8,6 +8,7 @@
 
 pub mod colon;
 pub mod group;
+pub mod ini;
 pub mod passwd;
 pub mod shadow;
 pub mod smbconf;

@@ -195,7 +195,68 @@ pub fn assert_same(a: &[(PathBuf, Vec<u8>, u32)], b: &[(PathBuf, Vec<u8>, u32)],
     }
 }
 
-impl Fixture {}
+/// DES crypt of "secret" with salt "ab" (`python3 -c 'import crypt; print(crypt.crypt("secret","ab"))'`).
+pub const DES_SECRET: &str = "abNANd1rDfiNc";
+
+/// Helpers for roots the `info` and `audit` tests shape.
+impl Fixture {
+    /// Write (creating directories) a file inside the root with `mode`.
+    pub fn put(&self, inside: &str, content: &[u8], mode: u32) {
+        let p = self.path(inside);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, content).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Replace field `idx` of `user`'s line in a colon file (a real file, not a symlink),
+    /// keeping every other byte and the mode.
+    pub fn set_field(&self, inside: &str, user: &str, idx: usize, value: &str) {
+        let p = self.path(inside);
+        let text = fs::read_to_string(&p).unwrap();
+        let mut found = false;
+        let out: Vec<String> = text
+            .split('\n')
+            .map(|l| {
+                let mut f: Vec<&str> = l.split(':').collect();
+                if f.first() == Some(&user) && f.len() > idx {
+                    found = true;
+                    f[idx] = value;
+                    f.join(":")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(found, "no {user} in {inside}");
+        fs::write(&p, out.join("\n")).unwrap();
+    }
+
+    /// The shadow files holding the account (both copies on QTS 4).
+    pub fn shadow_files(&self) -> Vec<&'static str> {
+        match self.layout {
+            Layout::Qts4 => vec!["/mnt/HDA_ROOT/.config/shadow", "/etc/shadow"],
+            Layout::Qts5 => vec!["/mnt/HDA_ROOT/.config/shadow"],
+            Layout::Plain => vec!["/etc/shadow"],
+        }
+    }
+
+    /// qrescue's state directory (real path inside the root).
+    pub fn state_dir(&self) -> &'static str {
+        match self.layout {
+            Layout::Plain => "/var/lib/qrescue",
+            _ => "/mnt/HDA_ROOT/.config/qrescue",
+        }
+    }
+
+    /// A network adapter as the kernel shows it: `/sys/class/net/NAME/address`.
+    pub fn add_adapter(&self, name: &str, mac: &str) {
+        self.put(
+            &format!("/sys/class/net/{name}/address"),
+            format!("{mac}\n").as_bytes(),
+            0o444,
+        );
+    }
+}
 
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>, u32)>) {
     for e in fs::read_dir(dir).unwrap() {

@@ -1,0 +1,125 @@
+//! Reset-button holds since the last password change, from the watcher's journal.
+//!
+//! A basic reset (≥ 3 s) puts the admin password back to the factory default; an advanced
+//! reset (≥ 10 s) restores every setting and deletes users and groups. The last change of
+//! an account is the newest of: the shadow file's last-change day, Samba's LCT (seconds),
+//! and the time of a qrescue backup taken for `passwd USER` or a `restore`. When only the
+//! day is known, a hold on that same day counts as before the change (the usual order is
+//! reset, then a new password).
+
+use super::{Audited, Finding, Severity};
+use crate::backup;
+use crate::clock;
+use crate::stores::Kind;
+use crate::sys::root::Root;
+use crate::watch::journal;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// The last change of the account in Unix milliseconds, if any store or backup tells.
+fn last_change_ms(a: &Audited, backups: &[(String, u64)]) -> Option<u64> {
+    let user = &a.state.user;
+    let mut day_start = None;
+    let mut precise: Option<u64> = None;
+    for s in a.state.stores.iter().filter(|s| s.present) {
+        let Some(t) = s.last_change.as_deref().and_then(clock::parse_time) else {
+            continue;
+        };
+        match s.kind {
+            Kind::Shadow => day_start = day_start.max(Some(t * 1000)),
+            Kind::Smbpasswd => precise = precise.max(Some(t * 1000)),
+            _ => {}
+        }
+    }
+    for (reason, unix) in backups {
+        if reason == &format!("before passwd {user}") || reason.starts_with("before restore") {
+            precise = precise.max(Some(unix * 1000));
+        }
+    }
+    match (day_start, precise) {
+        (Some(d), Some(p)) if p >= d => Some(p),
+        (Some(d), _) => Some(d + DAY_MS - 1),
+        (None, p) => p,
+    }
+}
+
+pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
+    let records = match journal::read_all(root) {
+        Ok((c, _)) => c.records,
+        // An unsafe state directory is refused (and reported by the permission checks).
+        Err(e) => {
+            findings.push(Finding::new(
+                Severity::Info,
+                "journal-unreadable",
+                None,
+                None,
+                format!(
+                    "the reset-button journal was not read ({}): resets since the last change were not checked",
+                    e.message
+                ),
+                "fix the state directory's permissions (see unsafe-permissions), then audit again",
+            ));
+            return;
+        }
+    };
+    let resets: Vec<&journal::Record> = records
+        .iter()
+        .filter(|r| r.class == "basic-reset" || r.class == "advanced-reset")
+        .filter(|r| r.event == "hold" || r.event == "unfinished" || r.event == "threshold")
+        .collect();
+    if resets.is_empty() {
+        return;
+    }
+    let backups: Vec<(String, u64)> = backup::list(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| l.manifest.map(|m| (m.reason, m.created_unix)))
+        .collect();
+    for a in audited.iter().filter(|a| a.state.exists) {
+        let user = a.state.user.as_str();
+        let since = last_change_ms(a, &backups).unwrap_or(0);
+        let newer: Vec<&&journal::Record> = resets.iter().filter(|r| r.unix_ms > since).collect();
+        // Advanced resets touch every account; basic ones only admin's password.
+        let pick = newer
+            .iter()
+            .filter(|r| r.class == "advanced-reset")
+            .max_by_key(|r| r.unix_ms)
+            .or_else(|| {
+                (user == crate::cli::DEFAULT_USER)
+                    .then(|| newer.iter().max_by_key(|r| r.unix_ms))
+                    .flatten()
+            });
+        let Some(r) = pick else { continue };
+        let advanced = r.class == "advanced-reset";
+        let when = if since == 0 {
+            "and no password change is recorded".to_string()
+        } else {
+            format!(
+                "after the last password change ({})",
+                journal::rfc3339_ms(since)
+            )
+        };
+        findings.push(Finding::new(
+            if advanced {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            "reset-since-change",
+            Some(user),
+            None,
+            format!(
+                "the reset button was held {:.1} s ({}) at {} {when}: {}",
+                r.held_ms as f64 / 1000.0,
+                r.class,
+                journal::rfc3339_ms(r.unix_ms),
+                if advanced {
+                    "settings are back to factory defaults and users may be gone"
+                } else {
+                    "the admin password may be the factory default again"
+                }
+            ),
+            format!("check the box's settings and set a new password: qrescue passwd {user}"),
+        ));
+    }
+}
