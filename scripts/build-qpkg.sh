@@ -25,8 +25,8 @@ Builds qrescue_<version>_<arch>.qpkg for every arch whose binary exists.
                      falls back to the arm-x41 binary, the same ARMv7 build)
   --arch ARCH        build only ARCH (repeatable; default: ${ALL_ARCHES[*]})
   --require-all      fail unless every selected arch has a binary
-  --man FILE         man page to ship (default: DIST/qrescue.1 if present)
-  --completions FILE bash completion to ship (default: DIST/qrescue.bash if present)
+  --man FILE         man page to ship (default: DIST/man/qrescue.8 if present, from scripts/gen-docs.sh)
+  --completions FILE bash completion to ship (default: DIST/completions/qrescue.bash if present)
   -h, --help         this help
 
 Environment: SOURCE_DATE_EPOCH (default: the time of the last git commit) sets every
@@ -126,8 +126,8 @@ name=$(. "$src/qpkg.cfg" && printf '%s' "$QPKG_NAME")
 display=$(. "$src/qpkg.cfg" && printf '%s' "${QPKG_DISPLAY_NAME:-$QPKG_NAME}")
 [[ $name == qrescue ]] || die "qpkg/qpkg.cfg: QPKG_NAME must be qrescue, not '$name'"
 
-[[ -n $man_page || ! -f $dist/qrescue.1 ]] || man_page=$dist/qrescue.1
-[[ -n $completions || ! -f $dist/qrescue.bash ]] || completions=$dist/qrescue.bash
+[[ -n $man_page || ! -f $dist/man/qrescue.8 ]] || man_page=$dist/man/qrescue.8
+[[ -n $completions || ! -f $dist/completions/qrescue.bash ]] || completions=$dist/completions/qrescue.bash
 [[ -z $man_page || -f $man_page ]] || die "--man: no such file: $man_page"
 [[ -z $completions || -f $completions ]] || die "--completions: no such file: $completions"
 
@@ -194,8 +194,8 @@ build_one() {
 	cp "$work/icons/${name}_80.gif" "$w/data/.qpkg_icon_80.gif"
 	cp "$work/icons/${name}_gray.gif" "$w/data/.qpkg_icon_gray.gif"
 	if [[ -n $man_page ]]; then
-		mkdir -p "$w/data/share/man/man1"
-		cp "$man_page" "$w/data/share/man/man1/qrescue.1"
+		mkdir -p "$w/data/share/man/man8"
+		cp "$man_page" "$w/data/share/man/man8/qrescue.8"
 	fi
 	if [[ -n $completions ]]; then
 		mkdir -p "$w/data/share/bash-completion/completions"
@@ -203,7 +203,7 @@ build_one() {
 	fi
 	normalize_modes "$w/data"
 	chmod 0755 "$w/data/qrescue" "$w/data/qrescue.sh"
-	chmod 0644 "$w/data/share/man/man1/qrescue.1" "$w/data/share/bash-completion/completions/qrescue" 2>/dev/null || :
+	chmod 0644 "$w/data/share/man/man8/qrescue.8" "$w/data/share/bash-completion/completions/qrescue" 2>/dev/null || :
 
 	# Control archive: what the header extracts first and the installer needs.
 	sed "s/@VERSION@/$version/g" "$src/qpkg.cfg" >"$w/control/qpkg.cfg"

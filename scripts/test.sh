@@ -29,7 +29,8 @@ bash scripts/cross-test.sh
 echo "== watcher on a real kernel (scripts/vm-test.sh)"
 bash scripts/vm-test.sh
 if [[ -x tests/qpkg/run.sh ]]; then
-    echo "== QPKG packages (scripts/build-qpkg.sh, tests/qpkg/run.sh)"
+    echo "== man page and completions, QPKG packages (scripts/gen-docs.sh, build-qpkg.sh, tests/qpkg/run.sh)"
+    bash scripts/gen-docs.sh dist
     bash scripts/build-qpkg.sh
     bash tests/qpkg/run.sh
 fi

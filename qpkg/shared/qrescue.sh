@@ -163,8 +163,8 @@ do_link() {
 		say 1 "replacing the file $PATH_LINK with a link to $BIN"
 	fi
 	ln -sf "$BIN" "$PATH_LINK"
-	link_into "$QPKG_DIR/share/man/man1/qrescue.1" \
-		/usr/share/man/man1 /usr/local/share/man/man1 /opt/share/man/man1
+	link_into "$QPKG_DIR/share/man/man8/qrescue.8" \
+		/usr/share/man/man8 /usr/local/share/man/man8 /opt/share/man/man8
 	link_into "$QPKG_DIR/share/bash-completion/completions/qrescue" \
 		/usr/share/bash-completion/completions /etc/bash_completion.d /opt/share/bash-completion/completions
 }
@@ -172,7 +172,7 @@ do_link() {
 # Delete the links do_link made, and only links that point into the package directory.
 do_unlink() {
 	for link in "$PATH_LINK" \
-		/usr/share/man/man1/qrescue.1 /usr/local/share/man/man1/qrescue.1 /opt/share/man/man1/qrescue.1 \
+		/usr/share/man/man8/qrescue.8 /usr/local/share/man/man8/qrescue.8 /opt/share/man/man8/qrescue.8 \
 		/usr/share/bash-completion/completions/qrescue /etc/bash_completion.d/qrescue \
 		/opt/share/bash-completion/completions/qrescue; do
 		[ -L "$link" ] || continue

@@ -154,8 +154,8 @@ cp "$bin" "$dist/qrescue-$version-x86_64"
 python3 "$mkelf" "$dist/qrescue-$version-arm_64" arm_64
 python3 "$mkelf" "$dist/qrescue-$version-arm-x41" arm --cpu-arch 10 # ARMv7
 python3 "$mkelf" "$dist/qrescue-$version-arm-x19" arm --cpu-arch 4  # ARMv5TE
-printf '.TH QRESCUE 1\n.SH NAME\nqrescue \\- test page\n' >"$dist/qrescue.1"
-printf 'complete -W "status passwd verify" qrescue\n' >"$dist/qrescue.bash"
+mkdir -p "$dist/man"; printf '.TH QRESCUE 8\n.SH NAME\nqrescue \\- test page\n' >"$dist/man/qrescue.8"
+mkdir -p "$dist/completions"; printf 'complete -W "status passwd verify" qrescue\n' >"$dist/completions/qrescue.bash"
 arches=(x86_64 arm_64 arm-x41 arm-x31 arm-x19)
 
 "$repo/scripts/build-qpkg.sh" --dist "$dist" --out "$tmp/out1" >"$tmp/build1.log" 2>&1
@@ -307,8 +307,8 @@ d ./share/bash-completion 0755 0/0:-/- $t
 d ./share/bash-completion/completions 0755 0/0:-/- $t
 f ./share/bash-completion/completions/qrescue 0644 0/0:-/- $t
 d ./share/man 0755 0/0:-/- $t
-d ./share/man/man1 0755 0/0:-/- $t
-f ./share/man/man1/qrescue.1 0644 0/0:-/- $t"
+d ./share/man/man8 0755 0/0:-/- $t
+f ./share/man/man8/qrescue.8 0644 0/0:-/- $t"
 	fi
 	expected+="
 f ./watch.conf.example 0644 0/0:-/- $t"
@@ -343,7 +343,7 @@ root=$tmp/root
 # /etc/config in the root is an absolute symlink (as on QTS): from outside, use its target.
 cfgdir=$root/mnt/HDA_ROOT/.config
 qpkg_dir=/share/CACHEDEV1_DATA/.qpkg/qrescue
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/share/man/man1,proc,dev,tmp,root,var/run,var/log} \
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/share/man/man8,proc,dev,tmp,root,var/run,var/log} \
 	"$root"/etc/{init.d,rcS.d,rcK.d,default_config} "$root/mnt/HDA_ROOT/.config" \
 	"$root/share/CACHEDEV1_DATA/Public" "$root/home/httpd/RSS/images"
 chmod 1777 "$root/tmp"
@@ -441,7 +441,7 @@ check_eq "installed files and modes" "./.list 644 root
 ./qrescue 755 root
 ./qrescue.sh 755 root
 ./share/bash-completion/completions/qrescue 644 root
-./share/man/man1/qrescue.1 644 root
+./share/man/man8/qrescue.8 644 root
 ./watch.conf.example 644 root" "$(modes)"
 check_eq "installed binary is the packaged one (sha256)" "$(sha256sum <"$bin")" "$(sha256sum <"$root$qpkg_dir/qrescue")"
 check_eq ".list records the data archive" "$(tar -tzf "$tmp/inspect/x86_64/extract/data.tar.gz")" "$(cat "$root$qpkg_dir/.list")"
@@ -450,8 +450,8 @@ check_eq "'qrescue version' on the root's PATH" "qrescue $version" "$(in_root 'q
 check_eq "init links (init.d, rcS.d QS110, rcK.d QK890)" \
 	"$qpkg_dir/qrescue.sh|/etc/init.d/qrescue.sh|/etc/init.d/qrescue.sh" \
 	"$(readlink "$root/etc/init.d/qrescue.sh")|$(readlink "$root/etc/rcS.d/QS110qrescue")|$(readlink "$root/etc/rcK.d/QK890qrescue")"
-check_eq "man page linked (optional file, /usr/share/man/man1 exists)" "$qpkg_dir/share/man/man1/qrescue.1" \
-	"$(readlink "$root/usr/share/man/man1/qrescue.1")"
+check_eq "man page linked (optional file, /usr/share/man/man8 exists)" "$qpkg_dir/share/man/man8/qrescue.8" \
+	"$(readlink "$root/usr/share/man/man8/qrescue.8")"
 check "App Center icons copied to /home/httpd/RSS/images" cmp -s "$root/home/httpd/RSS/images/qrescue.gif" "$root$qpkg_dir/.qpkg_icon.gif"
 check_eq "state directory /etc/config/qrescue is 0700" 700 "$(stat -c %a "$cfgdir/qrescue" 2>/dev/null)"
 check "extract directory .tmp-qrescue removed" test ! -e "$root/share/CACHEDEV1_DATA/.qpkg/.tmp-qrescue"
@@ -607,7 +607,7 @@ check_eq "upgrade: Enable=FALSE is kept" FALSE "$(cfg qrescue Enable)"
 service_status
 check_eq "upgrade: a disabled app is not started" 3 "$svc_status"
 check "upgrade: files the new version no longer ships are gone (share/)" test ! -e "$root$qpkg_dir/share"
-check "upgrade: the man page link into them is gone" test ! -L "$root/usr/share/man/man1/qrescue.1"
+check "upgrade: the man page link into them is gone" test ! -L "$root/usr/share/man/man8/qrescue.8"
 check_eq "upgrade: the binary is the packaged one again" "$(sha256sum <"$bin")" "$(sha256sum <"$root$qpkg_dir/qrescue")"
 check_eq "upgrade: PATH link" "$qpkg_dir/qrescue" "$(readlink "$root/usr/bin/qrescue")"
 
