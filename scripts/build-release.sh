@@ -7,8 +7,10 @@
 #
 # Installs what it needs itself (pinned): rustup targets, rust-src, and a Python venv with
 # ziglang + cargo-zigbuild for the 32-bit ARM targets, whose std rustup does not ship for
-# musl. Those are built with `-Z build-std` through RUSTC_BOOTSTRAP=1: a build-time
-# workaround for the missing prebuilt std, confined to this script (see docs/cross.md).
+# musl. std is built from rust-src for every target (`-Z build-std` through
+# RUSTC_BOOTSTRAP=1, confined to this script; see docs/cross.md): rustup has no std for the
+# 32-bit ARM musl targets, and without std's backtrace feature (a DWARF symbolizer that a
+# panic=abort tool never uses) each binary is about 240 KB smaller.
 #
 # Usage: scripts/build-release.sh [QNAP_ARCH...]     (default: every arch in the table)
 set -euo pipefail
@@ -41,6 +43,9 @@ done <cross/targets.tsv
     exit 2
 }
 
+rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
+# std from source, without the backtrace symbolizer; panics still print their message.
+build_std=(-Z build-std=std,panic_abort -Z build-std-features=)
 need_zig=0
 for r in "${rows[@]}"; do
     IFS=$'\t' read -r _ target link <<<"$r"
@@ -50,7 +55,6 @@ for r in "${rows[@]}"; do
     esac
 done
 if ((need_zig)); then
-    rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
     if ! "$VENV/bin/cargo-zigbuild" --version 2>/dev/null | grep -q "$CARGO_ZIGBUILD_VERSION" ||
         [[ "$("$VENV/bin/python" -m ziglang version 2>/dev/null)" != "$ZIGLANG_VERSION" ]]; then
         python3 -m venv "$VENV"
@@ -98,11 +102,12 @@ for r in "${rows[@]}"; do
         t0=$(date +%s)
         case $link in
         rustup)
-            RUSTFLAGS="$remap" cargo build --locked --release --target "$target"
+            RUSTC_BOOTSTRAP=1 RUSTFLAGS="$remap" \
+                cargo build --locked --release --target "$target" "${build_std[@]}"
             ;;
         lld)
             env "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$target")_LINKER=rust-lld" RUSTFLAGS="$remap" \
-                cargo build --locked --release --target "$target"
+                RUSTC_BOOTSTRAP=1 cargo build --locked --release --target "$target" "${build_std[@]}"
             ;;
         zig)
             # zig compiles musl for the link; tell it the CPU, or it assumes an ARM without
@@ -111,7 +116,7 @@ for r in "${rows[@]}"; do
             [[ $target == armv5te-* ]] && cpuflag="-C link-arg=-mcpu=arm926ej_s"
             PATH="$PWD/$VENV/bin:$PATH" RUSTC_BOOTSTRAP=1 \
                 RUSTFLAGS="-C link-self-contained=no $cpuflag $remap" \
-                cargo zigbuild --locked --release --target "$target" -Z build-std=std,panic_abort
+                cargo zigbuild --locked --release --target "$target" "${build_std[@]}"
             ;;
         *)
             echo "build-release: unknown link method '$link' for $arch" >&2
