@@ -86,7 +86,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             skipped.clear();
             account::plan_password(files, contents, user, &crypt_hash, &nt_hex, &mut skipped)
         },
-        |file, bytes| account::check_password(file, bytes, user, password.bytes()),
+        |file, bytes| account::check_password(file, bytes, user, &crypt_hash, &nt_hex),
     )?;
     let backup = outcome.backup_id.clone().unwrap_or_else(|| "none".into());
     log::info!(
