@@ -20,7 +20,8 @@ fi
 command -v cargo-bloat >/dev/null || cargo install --locked cargo-bloat@0.12.1
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-[[ -x dist/qrescue-$version-x86_64 ]] || bash scripts/build-release.sh
+# The binaries measured are the release artifacts, up to date (incremental when nothing changed).
+bash scripts/build-release.sh
 
 # In-process hash figures: native, and the aarch64 bench binary under qemu.
 cargo bench --locked --bench hash >target/bench-hash-x86_64.tsv

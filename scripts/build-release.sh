@@ -134,12 +134,15 @@ total=$(($(date +%s) - start))
     cd dist
     ls qrescue-"$version"-* | sort | xargs sha256sum >SHA256SUMS
 )
+# Every arch of the table whose binary is in dist/ (built now or earlier: "-" seconds).
 {
     printf 'qnap_arch\trust_target\tbytes\tbuild_seconds\n'
-    for r in "${rows[@]}"; do
-        IFS=$'\t' read -r arch target _ <<<"$r"
-        printf '%s\t%s\t%s\t%s\n' "$arch" "$target" "$(stat -c %s "dist/qrescue-$version-$arch")" "${built[$target]}"
-    done
+    while IFS=$'\t' read -r arch target _; do
+        [[ -z "$arch" || "$arch" == \#* ]] && continue
+        f="dist/qrescue-$version-$arch"
+        [[ -f "$f" ]] || continue
+        printf '%s\t%s\t%s\t%s\n' "$arch" "$target" "$(stat -c %s "$f")" "${built[$target]:--}"
+    done <cross/targets.tsv
 } >dist/sizes.tsv
 
 echo
