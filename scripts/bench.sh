@@ -27,7 +27,8 @@ bash scripts/build-release.sh
 cargo bench --locked --bench hash >target/bench-hash-x86_64.tsv
 if CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
     cargo bench --locked --no-run --target aarch64-unknown-linux-musl --bench hash 2>target/bench-build.log; then
-    b=$(ls -t target/aarch64-unknown-linux-musl/release/deps/hash-* | grep -v '\.d$' | head -1)
+    b=$(find target/aarch64-unknown-linux-musl/release/deps -maxdepth 1 -type f -name 'hash-*' \
+        ! -name '*.d' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
     qemu-aarch64 -cpu cortex-a53 "$b" >target/bench-hash-aarch64.tsv
 fi
 

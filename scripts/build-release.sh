@@ -28,16 +28,12 @@ export SOURCE_DATE_EPOCH
 remap="--remap-path-prefix=$PWD=/qrescue --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 remap+=" --remap-path-prefix=$(rustc --print sysroot)=/rust"
 
+# shellcheck source=cross/targets.sh
+source cross/targets.sh
 declare -a rows=()
-while IFS=$'\t' read -r arch target link qemu cpu ebytes models; do
-    [[ -z "$arch" || "$arch" == \#* ]] && continue
-    if (($# > 0)); then
-        want=0
-        for a in "$@"; do [[ "$a" == "$arch" ]] && want=1; done
-        ((want)) || continue
-    fi
+while IFS=$'\t' read -r arch target link _; do
     rows+=("$arch	$target	$link")
-done <cross/targets.tsv
+done < <(cross_rows "$@")
 ((${#rows[@]} > 0)) || {
     echo "build-release: no such arch in cross/targets.tsv: $*" >&2
     exit 2
@@ -45,7 +41,7 @@ done <cross/targets.tsv
 
 rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
 # std from source, without the backtrace symbolizer; panics still print their message.
-build_std=(-Z build-std=std,panic_abort -Z build-std-features=)
+build_std=(-Z "build-std=std,panic_abort" -Z "build-std-features=")
 need_zig=0
 for r in "${rows[@]}"; do
     IFS=$'\t' read -r _ target link <<<"$r"
@@ -132,17 +128,16 @@ total=$(($(date +%s) - start))
 
 (
     cd dist
-    ls qrescue-"$version"-* | sort | xargs sha256sum >SHA256SUMS
+    sha256sum qrescue-"$version"-* >SHA256SUMS
 )
 # Every arch of the table whose binary is in dist/ (built now or earlier: "-" seconds).
 {
     printf 'qnap_arch\trust_target\tbytes\tbuild_seconds\n'
     while IFS=$'\t' read -r arch target _; do
-        [[ -z "$arch" || "$arch" == \#* ]] && continue
         f="dist/qrescue-$version-$arch"
         [[ -f "$f" ]] || continue
         printf '%s\t%s\t%s\t%s\n' "$arch" "$target" "$(stat -c %s "$f")" "${built[$target]:--}"
-    done <cross/targets.tsv
+    done < <(cross_rows)
 } >dist/sizes.tsv
 
 echo

@@ -13,13 +13,9 @@ tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info
 report=dist/cross-test.tsv
 printf 'qnap_arch\trunner\tresult\tseconds\n' >"$report"
 fail=0
-while IFS=$'\t' read -r arch target link qemu cpu ebytes models; do
-    [[ -z "$arch" || "$arch" == \#* ]] && continue
-    if (($# > 0)); then
-        want=0
-        for a in "$@"; do [[ "$a" == "$arch" ]] && want=1; done
-        ((want)) || continue
-    fi
+# shellcheck source=cross/targets.sh
+source cross/targets.sh
+while IFS=$'\t' read -r arch _target _link qemu cpu ebytes _models; do
     bin="$PWD/dist/qrescue-$version-$arch"
     if [[ ! -x "$bin" ]]; then
         echo "cross-test: $bin missing (run scripts/build-release.sh)" >&2
@@ -49,6 +45,6 @@ while IFS=$'\t' read -r arch target link qemu cpu ebytes models; do
         fail=1
     fi
     printf '%s\t%s\t%s\t%s\n' "$arch" "${runner:-native}" "$result" "$(($(date +%s) - t0))" >>"$report"
-done <cross/targets.tsv
+done < <(cross_rows "$@")
 column -t -s $'\t' "$report"
 exit $fail

@@ -14,6 +14,7 @@ cfg=$root/mnt/HDA_ROOT/.config
 mkdir -p "$root/etc" "$cfg"
 printf '%s\n' 'admin:x:0:0:administrator:/share/homes/admin:/bin/sh' \
   'guest:x:65534:65534:guest:/tmp:/bin/sh' > "$cfg/passwd"
+# shellcheck disable=SC2016  # literal crypt hashes, not expansions
 printf '%s\n' 'admin:$1$$CoERg7ynjYLsj2j4glJ34.:14233:0:99999:7:::' \
   'guest:$1$$ysap7EeB9ODCrO46Psdbq/:14233:0:99999:7:::' > "$cfg/shadow"
 printf '%s\n' 'administrators:x:0:admin' 'everyone:x:100:admin,guest' > "$cfg/group"

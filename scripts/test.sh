@@ -14,6 +14,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== shellcheck"
+shellcheck -x scripts/*.sh cross/targets.sh .ci/run
 echo "== cargo test"
 cargo test --locked --all-targets
 

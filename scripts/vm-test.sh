@@ -23,7 +23,8 @@ else
 fi
 button=target/$target/release/examples/uinput_button
 
-kernel=$(ls /boot/vmlinuz-* | sort -V | tail -1)
+kernels=(/boot/vmlinuz-*)
+kernel=$(printf '%s\n' "${kernels[@]}" | sort -V | tail -1)
 kver=${kernel#/boot/vmlinuz-}
 busybox=$(command -v busybox)
 

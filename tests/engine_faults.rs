@@ -143,12 +143,7 @@ impl Scenario {
                     .args(["passwd", "admin", "--password-stdin"]);
                 let o = run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
                 assert!(o.status.success());
-                let o = run(qrescue()
-                    .arg("--root")
-                    .arg(f.root())
-                    .args(["--json", "backups"]));
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-                let id = v["backups"][0]["id"].as_str().unwrap().to_string();
+                let id = common::backup_ids(f.root()).remove(0);
                 Prepared {
                     args: vec!["restore".into(), id],
                     stdin: String::new(),

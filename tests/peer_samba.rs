@@ -170,12 +170,7 @@ fn smbd_accepts_the_new_password_and_after_restore_the_old_one() {
         );
 
         // The backup taken before the change puts the old password back for Samba too.
-        let o = run(qrescue()
-            .arg("--root")
-            .arg(f.root())
-            .args(["--json", "backups"]));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let id = v["backups"][0]["id"].as_str().unwrap().to_string();
+        let id = common::backup_ids(f.root()).remove(0);
         let o = run(qrescue().arg("--root").arg(f.root()).args(["restore", &id]));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(

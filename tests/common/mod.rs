@@ -51,6 +51,23 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait qrescue")
 }
 
+/// The ids of the backup sets under `root`, as `qrescue --json backups` lists them
+/// (oldest first).
+pub fn backup_ids(root: &std::path::Path) -> Vec<String> {
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(root)
+        .args(["--json", "backups"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("backups JSON");
+    v["backups"]
+        .as_array()
+        .expect("backups array")
+        .iter()
+        .map(|b| b["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
 /// Run with empty stdin.
 pub fn run(cmd: &mut Command) -> Output {
     run_with_stdin(cmd, b"")
