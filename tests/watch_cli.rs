@@ -176,8 +176,9 @@ fn replay_classifies_holds_and_events_lists_them() {
     assert_eq!(mode & 0o777, 0o600);
 
     // --since and --limit.
+    // Every record of a press carries the press's time: the two presses from 22:15:20 on.
     let v = events_json(&f, &["--since", "2023-11-14T22:15:00Z"]);
-    assert_eq!(summary(&v).len(), 6);
+    assert_eq!(summary(&v).len(), 5);
     let v = events_json(&f, &["--limit", "2"]);
     assert_eq!(
         summary(&v),
@@ -454,4 +455,78 @@ fn bad_options_are_one_line_exit_2_and_change_nothing() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(!f.path(JOURNAL).exists(), "{args:?} created the journal");
     }
+}
+
+#[test]
+fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
+    if !common::native() {
+        eprintln!("skipped: strace injection needs the native binary");
+        return;
+    }
+    let b = event_bytes();
+    let mut bytes = Vec::new();
+    for i in 0..4 {
+        let t = T0 + i * 10_000;
+        bytes.extend(edge(b, t, KEY_RESTART, 1));
+        bytes.extend(edge(b, t + 500 + i * 1000, KEY_RESTART, 0));
+    }
+    // What one complete replay of this capture records (4 holds, 1 threshold).
+    let per_run = {
+        let f = Fixture::new(Layout::Qts5);
+        let cap = f.path("/capture.bin");
+        std::fs::write(&cap, &bytes).unwrap();
+        assert!(
+            run(qrescue()
+                .arg("--root")
+                .arg(f.root())
+                .args(["watch", "--replay"])
+                .arg(&cap))
+            .status
+            .success()
+        );
+        summary(&events_json(&f, &[])).len()
+    };
+    assert_eq!(per_run, 5);
+    let mut points = 0;
+    // The journal syncs with fdatasync (the appended size is metadata it flushes too).
+    for (call, when) in (1..=5).flat_map(|w| [("write", w), ("fdatasync", w)]) {
+        let f = Fixture::new(Layout::Qts5);
+        let cap = f.path("/capture.bin");
+        std::fs::write(&cap, &bytes).unwrap();
+        let o = run(Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("trace={call}"))
+            .arg("-e")
+            .arg(format!("inject={call}:signal=KILL:when={when}"))
+            .arg(common::bin())
+            .arg("--root")
+            .arg(f.root())
+            .args(["watch", "--replay"])
+            .arg(&cap));
+        if o.status.success() {
+            continue; // fewer calls than `when`: nothing was killed
+        }
+        points += 1;
+        // Whatever was on disk stays readable; a torn line at most is skipped and counted.
+        let v = events_json(&f, &[]);
+        let before = summary(&v).len();
+        assert!(
+            v["skipped_lines"].as_u64().unwrap() <= 1,
+            "{call}#{when}: {v}"
+        );
+        // A new watch appends after it (closing a torn line first).
+        let o = run(qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["watch", "--replay"])
+            .arg(&cap));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v = events_json(&f, &[]);
+        assert_eq!(summary(&v).len(), before + per_run, "{call}#{when}: {v}");
+        assert!(v["skipped_lines"].as_u64().unwrap() <= 1);
+    }
+    assert_eq!(
+        points, 10,
+        "one kill point per record's write and fdatasync"
+    );
 }

@@ -111,7 +111,12 @@ impl Unfinished {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// The button has now been held for `held_ms`, which reaches `class`.
-    Threshold { class: Class, held_ms: u64 },
+    Threshold {
+        class: Class,
+        held_ms: u64,
+        /// Source timestamp of the press (ns).
+        pressed_at: u64,
+    },
     /// A complete hold (released). `start_known` is false when the button was already down
     /// when watching started (or after a resynchronisation): `held_ms` is then a minimum.
     Hold {
@@ -287,6 +292,7 @@ impl Classifier {
                 out.push(Output::Threshold {
                     class,
                     held_ms: at_ms,
+                    pressed_at: since,
                 });
                 a = class;
             }
@@ -491,7 +497,8 @@ mod tests {
             out,
             vec![Output::Threshold {
                 class: Class::BasicReset,
-                held_ms: 3000
+                held_ms: 3000,
+                pressed_at: 0
             }]
         );
         c.tick(5000 * MS, &mut out);

@@ -225,12 +225,16 @@ impl Watcher<'_> {
         for o in out.drain(..) {
             let info = src.info();
             let (event, class, held, start_known, pressed_at, reason) = match o {
-                Output::Threshold { class, held_ms } => (
+                Output::Threshold {
+                    class,
+                    held_ms,
+                    pressed_at,
+                } => (
                     "threshold",
                     class,
                     held_ms,
                     true,
-                    None,
+                    pressed_at,
                     None::<&'static str>,
                 ),
                 Output::Hold {
@@ -238,7 +242,7 @@ impl Watcher<'_> {
                     held_ms,
                     start_known,
                     pressed_at,
-                } => ("hold", class, held_ms, start_known, Some(pressed_at), None),
+                } => ("hold", class, held_ms, start_known, pressed_at, None),
                 Output::Unfinished {
                     class,
                     held_ms,
@@ -250,14 +254,12 @@ impl Watcher<'_> {
                     class,
                     held_ms,
                     start_known,
-                    Some(pressed_at),
+                    pressed_at,
                     Some(why.name()),
                 ),
             };
-            let unix_ms = match pressed_at {
-                Some(p) => self.wall_of(p, clock, offset),
-                None => wall_ms().saturating_sub(held),
-            };
+            // Every record of one press carries the wall-clock time of that press.
+            let unix_ms = self.wall_of(pressed_at, clock, offset);
             let firmware = match event {
                 "threshold" => format!("on release: {}", class.firmware_action()),
                 _ => class.firmware_action().to_string(),

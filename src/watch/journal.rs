@@ -1,7 +1,7 @@
 //! The button journal: append-only JSON Lines in qrescue's persistent state directory
-//! (`/etc/config/qrescue/button.jsonl` on QTS), one fsync per record.
+//! (`/etc/config/qrescue/button.jsonl` on QTS), one fdatasync per record.
 //!
-//! - Each record is one `write()` of a whole line on an `O_APPEND` fd, then `fsync`: after a
+//! - Each record is one `write()` of a whole line on an `O_APPEND` fd, then `fdatasync`: after a
 //!   power cut the file ends with complete lines, or with one torn line at most.
 //! - A torn last line is tolerated: on open it is closed with a newline (so the next record
 //!   starts clean) and reported; readers skip unparseable lines and count them.
@@ -138,7 +138,7 @@ impl Journal {
         )
     }
 
-    /// Append one record durably (fsync before returning).
+    /// Append one record durably (fdatasync before returning).
     pub fn append(&mut self, rec: &Record) -> Result<()> {
         let mut line = serde_json::to_string(rec).map_err(|e| Error::io(&self.display, e))?;
         line.push('\n');
