@@ -27,7 +27,11 @@ fn measure(name: &str, mut f: impl FnMut()) {
         n += 1;
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{name}\t{:.1}\t{:.1}", n as f64 / secs, secs * 1e6 / n as f64);
+    println!(
+        "{name}\t{:.1}\t{:.1}",
+        n as f64 / secs,
+        secs * 1e6 / n as f64
+    );
 }
 
 fn main() {
