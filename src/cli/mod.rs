@@ -162,7 +162,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// Read commands end quietly when their reader goes away (`qrescue status | head`), as Unix
+/// tools do, instead of failing on EPIPE. The watcher keeps EPIPE as an error it handles:
+/// a closed stderr must not end it.
+fn default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installs the default disposition (no handler code runs in signal context);
+    // called once at start-up, before any other thread exists.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 fn run(cli: Cli) -> Result<i32> {
+    if !matches!(cli.command, Command::Watch(_)) {
+        default_sigpipe();
+    }
     if let Command::Version = cli.command {
         return version_cmd::run(cli.json);
     }
