@@ -28,6 +28,9 @@ echo "== throwaway QTS root: $root"
 echo "== before"
 "$bin" --root "$root" status
 echo
+echo "== qrescue audit (admin still has its factory password)"
+"$bin" --root "$root" audit || echo "(exit $?: a high-severity finding, as expected)"
+echo
 echo "== qrescue passwd admin --random"
 "$bin" --root "$root" passwd admin --random
 echo
@@ -36,6 +39,9 @@ echo "== after"
 echo
 echo "== the factory password 'admin' no longer works:"
 printf 'admin\n' | "$bin" --root "$root" verify admin --password-stdin || echo "(exit $?: mismatch, as expected)"
+echo
+echo "== qrescue audit again"
+"$bin" --root "$root" audit && echo "(exit 0: nothing high-severity left)"
 echo
 echo "== backups"
 "$bin" --root "$root" backups
