@@ -160,10 +160,7 @@ fn message_of(v: &Value, id: &str) -> String {
 }
 
 fn passwd(f: &Fixture, user: &str, pw: &str) {
-    let o = run_with_stdin(
-        &mut q(f, &["passwd", user, "--password-stdin"]),
-        format!("{pw}\n").as_bytes(),
-    );
+    let o = common::passwd(f.root(), user, pw);
     assert!(o.status.success(), "{}", text(&o));
 }
 

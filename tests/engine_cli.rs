@@ -29,10 +29,7 @@ fn ok(o: &Output) -> String {
 }
 
 fn passwd(f: &Fixture, user: &str, pw: &str) -> Output {
-    run_with_stdin(
-        &mut q(f, &["passwd", user, "--password-stdin"]),
-        format!("{pw}\n").as_bytes(),
-    )
+    common::passwd(f.root(), user, pw)
 }
 
 fn verify(f: &Fixture, user: &str, pw: &str) -> i32 {

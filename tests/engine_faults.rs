@@ -137,12 +137,7 @@ impl Scenario {
                 passwords: (ADMIN_OLD, NEW),
             },
             Scenario::Restore => {
-                let mut c = qrescue();
-                c.arg("--root")
-                    .arg(f.root())
-                    .args(["passwd", "admin", "--password-stdin"]);
-                let o = run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
-                assert!(o.status.success());
+                assert!(common::passwd(f.root(), "admin", NEW).status.success());
                 let id = common::backup_ids(f.root()).remove(0);
                 Prepared {
                     args: vec!["restore".into(), id],
@@ -400,11 +395,7 @@ fn stale_lock_of_dead_process_is_cleared_and_live_lock_waits() {
     )
     .unwrap();
     let before = f.credentials();
-    let mut c = qrescue();
-    c.arg("--root")
-        .arg(f.root())
-        .args(["passwd", "admin", "--password-stdin"]);
-    let o = run_with_stdin(&mut c, b"another-one\n");
+    let o = common::passwd(f.root(), "admin", "another-one");
     assert_eq!(
         o.status.code(),
         Some(75),

@@ -56,11 +56,7 @@ fn assert_decoy_untouched(files: &[(std::path::PathBuf, Vec<u8>)], what: &str) {
 }
 
 fn passwd(root: &Path) -> std::process::Output {
-    let mut c = qrescue();
-    c.arg("--root")
-        .arg(root)
-        .args(["passwd", "admin", "--password-stdin"]);
-    run_with_stdin(&mut c, format!("{NEW}\n").as_bytes())
+    common::passwd(root, "admin", NEW)
 }
 
 /// Point the fixture's /etc/config at `target` instead of /mnt/HDA_ROOT/.config.

@@ -324,13 +324,9 @@ fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
         &run_with_stdin(&mut c, b"carol:after-kill\n")
     ));
     // qrescue too (and the interrupted change is rolled back or completed first).
-    let mut c = qrescue();
-    c.arg("--root")
-        .arg(r)
-        .args(["passwd", "admin", "--password-stdin"]);
     assert!(ok(
         "qrescue after kill",
-        &run_with_stdin(&mut c, b"after-kill-2\n")
+        &common::passwd(r, "admin", "after-kill-2")
     ));
     let shadow = std::fs::read_to_string(r.join("etc/shadow")).unwrap();
     assert!(crypt_matches(

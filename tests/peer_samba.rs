@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fixture::{ADMIN_OLD, Fixture, Layout};
-use common::{qrescue, run, run_with_stdin};
+use common::{qrescue, run};
 
 const NEW: &str = "Samba-Sees-This-1";
 
@@ -157,11 +157,7 @@ fn smbd_accepts_the_new_password_and_after_restore_the_old_one() {
         assert!(smbd.login(ADMIN_OLD), "the fixture's password works first");
         assert!(!smbd.login(NEW));
 
-        let mut c = qrescue();
-        c.arg("--root")
-            .arg(f.root())
-            .args(["passwd", "admin", "--password-stdin"]);
-        let o = run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
+        let o = common::passwd(f.root(), "admin", NEW);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(smbd.login(NEW), "{layout:?}: smbd refuses the new password");
         assert!(

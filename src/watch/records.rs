@@ -128,16 +128,21 @@ pub struct GpioEdge {
 pub const GPIO_V2_EVENT_SIZE: usize = 48;
 pub const GPIO_V1_EVENT_SIZE: usize = if cfg!(target_arch = "x86") { 12 } else { 16 };
 
+/// The edge id both uAPI versions use: 1 rising, 2 falling.
+fn edge_id(rec: &[u8]) -> Option<bool> {
+    match u32_at(rec, 8) {
+        1 => Some(true),
+        2 => Some(false),
+        _ => None,
+    }
+}
+
 /// Decode a `struct gpio_v2_line_event`.
 pub fn decode_gpio_v2(rec: &[u8]) -> Option<GpioEdge> {
     if rec.len() != GPIO_V2_EVENT_SIZE {
         return None;
     }
-    let rising = match u32_at(rec, 8) {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
+    let rising = edge_id(rec)?;
     Some(GpioEdge {
         timestamp_ns: u64_at(rec, 0),
         rising,
@@ -150,11 +155,7 @@ pub fn decode_gpio_v1(rec: &[u8], size: usize) -> Option<GpioEdge> {
     if rec.len() != size || size < 12 {
         return None;
     }
-    let rising = match u32_at(rec, 8) {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
+    let rising = edge_id(rec)?;
     Some(GpioEdge {
         timestamp_ns: u64_at(rec, 0),
         rising,

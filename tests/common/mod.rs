@@ -51,6 +51,15 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait qrescue")
 }
 
+/// `qrescue --root ROOT passwd USER --password-stdin` with `password` as its one line.
+pub fn passwd(root: &std::path::Path, user: &str, password: &str) -> Output {
+    let mut c = qrescue();
+    c.arg("--root")
+        .arg(root)
+        .args(["passwd", user, "--password-stdin"]);
+    run_with_stdin(&mut c, format!("{password}\n").as_bytes())
+}
+
 /// The ids of the backup sets under `root`, as `qrescue --json backups` lists them
 /// (oldest first).
 pub fn backup_ids(root: &std::path::Path) -> Vec<String> {
