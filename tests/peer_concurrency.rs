@@ -276,7 +276,7 @@ fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
             qrescue_writer("bob"),
             BUSYBOX_PASSWD,
         ],
-        // Without qrescue's re-read under NAME+, about one run in three of this size lost
+        // Without qrescue's re-read under NAME+, 4 runs of 4 at this size lost
         // one of busybox's changes (checked by disabling it).
         30,
     );
