@@ -23,48 +23,29 @@ else
 fi
 button=target/$target/release/examples/uinput_button
 
-kernels=(/boot/vmlinuz-*)
-kernel=$(printf '%s\n' "${kernels[@]}" | sort -V | tail -1)
-kver=${kernel#/boot/vmlinuz-}
-busybox=$(command -v busybox)
-
+# shellcheck source=scripts/vm-lib.sh
+. scripts/vm-lib.sh
+vm_kernel
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ir=$work/root
-mkdir -p "$ir"/{bin,lib,proc,sys,dev,persist/etc/config,tmp}
-cp "$busybox" "$ir/bin/busybox"
-for a in sh mount insmod sleep cat kill poweroff mkdir ls echo uname; do
-    ln -s busybox "$ir/bin/$a"
-done
+vm_root "$ir"
+mkdir -p "$ir/persist/etc/config"
 cp "$bin" "$ir/bin/qrescue"
 cp "$button" "$ir/bin/uinput_button"
 # Debian builds evdev (the /dev/input/eventN nodes) and uinput as modules.
-for m in evdev uinput; do
-    module=$(find "/lib/modules/$kver" -name "$m.ko*" | head -1)
-    [[ -n "$module" ]] || {
-        echo "vm-test: no $m module for $kver" >&2
-        exit 2
-    }
-    case $module in
-    *.xz) xz -dc "$module" >"$ir/lib/$m.ko" ;;
-    *.zst) zstd -dc "$module" >"$ir/lib/$m.ko" ;;
-    *) cp "$module" "$ir/lib/$m.ko" ;;
-    esac
-done
+vm_modules "$ir" evdev uinput
 cat >"$ir/init" <<'EOF'
 #!/bin/sh
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
+. /lib/vm-init.sh
 echo "VMTEST: kernel $(uname -r)"
 # The machine's own input devices (keyboard, power button) appear; none reports KEY_RESTART.
-insmod /lib/evdev.ko
+insmod /lib/mod/evdev.ko
 # /persist is a QTS-like root: the journal goes to /persist/etc/config/qrescue/.
 qrescue --root /persist watch --foreground >/tmp/watch.log 2>&1 &
 WPID=$!
 sleep 1
-insmod /lib/uinput.ko
+insmod /lib/mod/uinput.ko
 uinput_button 500 3500 10500
 sleep 1
 kill -TERM $WPID
@@ -80,13 +61,11 @@ qrescue --root /persist events
 poweroff -f
 EOF
 chmod +x "$ir/init"
-(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
+vm_initrd "$ir" "$work/initrd.gz"
 
-echo "vm-test: booting $kernel with $(du -h "$work/initrd.gz" | cut -f1) initramfs (TCG)"
+echo "vm-test: booting $VM_KERNEL with $(du -h "$work/initrd.gz" | cut -f1) initramfs (TCG)"
 t0=$(date +%s)
-timeout 300 qemu-system-x86_64 -machine accel=tcg -m 256 -nographic -no-reboot \
-    -kernel "$kernel" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null | tr -d '\r' >"$work/console.log" || true
+vm_boot "$work/initrd.gz" "$work/console.log" 300
 echo "vm-test: guest ran $(($(date +%s) - t0)) s"
 mkdir -p dist
 cp "$work/console.log" dist/vm-test-console.log
