@@ -17,6 +17,9 @@ pub enum Exit {
     Usage = 2,
     /// A credential store is malformed where qrescue would have to change it.
     DataErr = 65,
+    /// An interrupted change cannot be rolled back: its backup is missing or damaged (the
+    /// message names the intent record to remove once the accounts are checked).
+    NoInput = 66,
     /// No such user in the stores.
     NoUser = 67,
     /// I/O error (read, write, fsync, rename, disk full…).

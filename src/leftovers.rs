@@ -66,6 +66,11 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
                     Holder::Dead(pid) => (format!("lock of dead process {pid}"), true),
                     Holder::Alive(pid) => (format!("lock held by running process {pid}"), false),
                     Holder::Unreadable => ("lock naming no process".to_string(), false),
+                    Holder::NotRegular => (
+                        "not a regular file at a lock path (a FIFO, device or directory): remove it"
+                            .to_string(),
+                        false,
+                    ),
                 },
                 "+" => {
                     let old = fstatat(&dir, ename, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)

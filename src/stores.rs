@@ -3,7 +3,8 @@
 //! QTS keeps the persistent copies under `/etc/config` (a symlink to `/mnt/HDA_ROOT/.config`
 //! on the system RAID) and runtime copies under `/etc` (a RAM disk). A runtime file that is a
 //! symlink into `/etc/config` is the same store; a separate file is a second copy that must be
-//! rewritten too. Every candidate is resolved inside the root and merged by (device, inode).
+//! rewritten too, and so is a hard link (another directory entry of the same inode). Every
+//! candidate is resolved inside the root and merged by its directory entry.
 //! Samba's password file is found from smb.conf.
 
 use std::path::PathBuf;
@@ -156,8 +157,16 @@ impl Stores {
                 root.display(&res.real)
             )));
         }
+        // Names of one directory entry (through symlinks) are one store. A hard link (same
+        // inode, another directory entry) is a second name that must be replaced too:
+        // renaming over one entry leaves the other with the old content.
         let id = res.identity();
-        if let Some(existing) = self.files.iter_mut().find(|f| f.resolved.identity() == id) {
+        let entry = entry_of(&res);
+        if let Some(existing) = self
+            .files
+            .iter_mut()
+            .find(|f| f.resolved.identity() == id && entry_of(&f.resolved) == entry)
+        {
             if !existing.names.iter().any(|n| n == logical) {
                 existing.names.push(logical.to_string());
             }
@@ -183,6 +192,15 @@ impl Stores {
     pub fn of(&self, kind: Kind) -> impl Iterator<Item = &StoreFile> {
         self.files.iter().filter(move |f| f.kind == kind)
     }
+}
+
+/// The directory entry a resolved path names: (device, inode) of its directory, and its name.
+#[allow(clippy::unnecessary_cast)] // dev_t/ino_t widths differ between libcs
+fn entry_of(res: &Resolved) -> (Option<(u64, u64)>, std::ffi::OsString) {
+    let dir = nix::sys::stat::fstat(res.dir_fd())
+        .ok()
+        .map(|st| (st.st_dev as u64, st.st_ino as u64));
+    (dir, res.name.clone())
 }
 
 fn find_samba(root: &Root) -> Result<Samba> {

@@ -27,7 +27,7 @@ use crate::backup::{self, Manifest, Snapshot, StateDir, sha256_hex};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::stores::{StoreFile, Stores};
-use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
+use crate::sys::atomic::{self, Meta};
 use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
 use crate::sys::root::Root;
 
@@ -42,6 +42,22 @@ pub struct Intent {
     pub backup_id: String,
     /// Real paths (inside the root) about to be replaced.
     pub files: Vec<String>,
+    /// SHA-256 of what this change writes to each of `files` (same order): recovery rolls
+    /// back only a file that holds exactly this. Records written before this field existed
+    /// prove nothing, so recovery rolls nothing back from them.
+    #[serde(default)]
+    pub written: Vec<String>,
+}
+
+/// What the owner must see before a change is committed (the backup id to undo it, a
+/// generated password): shown first, so that if it cannot be shown nothing changes.
+#[derive(Debug)]
+pub struct Preview<'a> {
+    pub backup_id: &'a str,
+    /// Files about to be replaced, as shown to the owner.
+    pub changing: Vec<String>,
+    /// Interrupted earlier transactions rolled back first.
+    pub recovered: &'a [String],
 }
 
 /// Every lock the stores need, held until dropped.
@@ -70,9 +86,13 @@ pub fn lock_all_within(
         .collect();
     names.sort_unstable();
     names.dedup();
+    // One lock per real lock file, whatever names lead to it.
+    let mut seen = std::collections::HashSet::new();
     let mut files = Vec::new();
     for name in names {
-        files.push(lock::lock_file(root, name, timeout)?);
+        if seen.insert(lock::lock_path(root, name)?) {
+            files.push(lock::lock_file(root, name, timeout)?);
+        }
     }
     Ok(Locked {
         _pwd: pwd,
@@ -114,6 +134,7 @@ pub fn run(
     reason: &str,
     mut plan: impl FnMut(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
     check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
+    announce: impl FnOnce(&Preview<'_>) -> Result<()>,
 ) -> Result<Outcome> {
     let _locks = lock_all(root, stores)?;
     let mut recovered = recover(root)?;
@@ -180,6 +201,7 @@ pub fn run(
                     .iter()
                     .map(|c| c.file.real.to_string_lossy().into_owned())
                     .collect(),
+                written: changes.iter().map(|c| sha256_hex(&c.new)).collect(),
             },
         )?;
 
@@ -226,6 +248,18 @@ pub fn run(
             }
         }
     };
+    // What the owner must see, before anything is replaced: if it cannot be written (closed
+    // pipe, full disk, dropped session), nothing changes.
+    let shown = announce(&Preview {
+        backup_id: &manifest.id,
+        changing: changes.iter().map(|c| c.file.display.clone()).collect(),
+        recovered: &recovered,
+    });
+    if let Err(e) = shown {
+        drop(staged);
+        clear_intent(&state);
+        return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+    }
     let mut replaced = 0usize;
     for s in staged {
         match s.commit() {
@@ -293,6 +327,7 @@ fn rollback(
     cause: Error,
 ) -> Error {
     let mut failed = Vec::new();
+    let mut left = Vec::new();
     for c in done.iter().rev() {
         let res = match root.resolve(&c.file.names[0]) {
             Ok(r) => r,
@@ -301,17 +336,39 @@ fn rollback(
                 continue;
             }
         };
-        if let Err(e) = atomic::replace(&res, &c.file.display, &c.old, c.meta) {
+        // Only a file that holds exactly what we wrote is ours to undo.
+        match atomic::read(&res, &c.file.display) {
+            Ok((now, _)) if now == c.new => {}
+            Ok((now, _)) if now == c.old => continue,
+            Ok(_) => {
+                left.push(c.file.display.clone());
+                continue;
+            }
+            Err(e) => {
+                failed.push(e.message);
+                continue;
+            }
+        }
+        if let Err(e) = atomic::restore(&res, &c.file.display, &c.old, c.meta) {
             failed.push(e.message);
         }
     }
     if failed.is_empty() {
         clear_intent(state);
         log::warn!("change rolled back after: {}", cause.message);
-        cause.context(format!(
-            "every file was rolled back to its previous content (backup {})",
-            manifest.id
-        ))
+        if left.is_empty() {
+            cause.context(format!(
+                "every file was rolled back to its previous content (backup {})",
+                manifest.id
+            ))
+        } else {
+            cause.context(format!(
+                "rolled back, except {} which another program changed meanwhile and was left as it is \
+                 (its previous content is in backup {})",
+                left.join(", "),
+                manifest.id
+            ))
+        }
     } else {
         log::error!(
             "rollback failed; the intent record stays for the next run: {}",
@@ -401,49 +458,130 @@ pub fn pending(root: &Root) -> Result<Option<Intent>> {
 }
 
 /// Roll back an interrupted transaction (the caller holds the locks). Returns what was done.
+///
+/// Only a file that holds exactly what the interrupted change wrote (its SHA-256 is in the
+/// intent record) is rolled back; a file another program changed since (the web UI,
+/// `passwd`, `useradd` after the crash) is left as it is and named. Crash points: intent
+/// written but nothing renamed (every file still matches the backup: nothing to do); some
+/// renamed (those hold what was written: rolled back); all renamed, not verified (all
+/// rolled back).
 pub fn recover(root: &Root) -> Result<Vec<String>> {
     let Some(intent) = pending(root)? else {
         return Ok(Vec::new());
     };
     let state = StateDir::open(root, false)?.expect("intent exists");
-    let (manifest, contents) = backup::load(root, &intent.backup_id).map_err(|e| {
-        e.context(format!(
-            "an interrupted change (pid {}) cannot be rolled back",
-            intent.pid
-        ))
-    })?;
+    let intent_path = format!("{}/{INTENT}", state.display);
+    let proven = intent.written.len() == intent.files.len();
+    let (manifest, contents) = match backup::load(root, &intent.backup_id) {
+        Ok(loaded) => loaded,
+        Err(e) => return stuck(root, &state, &intent, proven, e),
+    };
     let mut done = Vec::new();
-    for (bf, old) in manifest.files.iter().zip(&contents) {
-        if !intent.files.contains(&bf.path) {
-            continue;
-        }
-        let res = root.resolve(&bf.path)?;
+    let mut left = Vec::new();
+    for (i, path) in intent.files.iter().enumerate() {
+        let written = intent.written.get(i).filter(|_| proven);
+        let res = root.resolve(path)?;
         let display = root.display(&res.real);
-        // A temp file of ours may be left over.
-        let _ = unlinkat(
-            &res.dir,
-            res.sibling(TEMP_SUFFIX).as_os_str(),
-            UnlinkatFlags::NoRemoveDir,
-        );
+        let Some(pos) = manifest.files.iter().position(|bf| &bf.path == path) else {
+            left.push(format!(
+                "{display}: not in backup {}; left as it is",
+                manifest.id
+            ));
+            continue;
+        };
+        let (bf, old) = (&manifest.files[pos], &contents[pos]);
+        // Our temp file may be left over; remove it only if it holds what we wrote.
+        if let (Some(temp), Some(w)) = (atomic::read_temp(&res), written)
+            && &sha256_hex(&temp) == w
+        {
+            atomic::remove_temp(&res);
+        }
         let now = if res.stat.is_some() {
-            Some(atomic::read(&res, &display)?.0)
+            Some(sha256_hex(&atomic::read(&res, &display)?.0))
         } else {
             None
         };
-        if now.as_deref().map(sha256_hex).as_deref() != Some(bf.sha256.as_str()) {
-            atomic::replace(&res, &display, old, bf.meta)?;
+        if now.as_deref() == Some(bf.sha256.as_str()) {
+            continue; // not replaced yet: nothing to undo
+        }
+        if written.is_some() && now.as_ref() == written {
+            atomic::restore(&res, &display, old, bf.meta)?;
             done.push(format!("{display}: restored from backup {}", manifest.id));
+        } else if written.is_some() {
+            left.push(format!(
+                "{display}: changed by another program since the interruption; left as it is \
+                 (the content before the interrupted change is in backup {})",
+                manifest.id
+            ));
+        } else {
+            left.push(format!(
+                "{display}: differs from backup {id}, and the interrupted change's record (from an \
+                 older qrescue) cannot prove qrescue wrote it; left as it is (run `qrescue restore {id}` \
+                 if it should be undone)",
+                id = manifest.id
+            ));
         }
     }
     clear_intent(&state);
     let msg = format!(
-        "rolled back an interrupted change of pid {} started {} (backup {}): {} file(s) restored",
+        "rolled back an interrupted change of pid {} started {} (backup {}): {} file(s) restored, \
+         {} left as another program changed them ({intent_path} cleared)",
         intent.pid,
         intent.started,
         manifest.id,
-        done.len()
+        done.len(),
+        left.len()
     );
     log::warn!("{msg}");
-    done.insert(0, msg);
-    Ok(done)
+    for l in &left {
+        log::warn!("{l}");
+    }
+    let mut out = vec![msg];
+    out.extend(done);
+    out.extend(left);
+    Ok(out)
+}
+
+/// The interrupted change's backup cannot be loaded. If no file holds what the change wrote,
+/// there is nothing to undo: the record is cleared. Otherwise the stores may be half changed
+/// and nothing can put them back: exit 66 with the exact step out.
+fn stuck(
+    root: &Root,
+    state: &StateDir,
+    intent: &Intent,
+    proven: bool,
+    cause: Error,
+) -> Result<Vec<String>> {
+    let intent_path = format!("{}/{INTENT}", state.display);
+    let mut holding = Vec::new();
+    for (path, written) in intent.files.iter().zip(&intent.written) {
+        let res = root.resolve(path)?;
+        let display = root.display(&res.real);
+        if res.stat.is_some() && &sha256_hex(&atomic::read(&res, &display)?.0) == written {
+            holding.push(display);
+        }
+    }
+    if proven && holding.is_empty() {
+        clear_intent(state);
+        let msg = format!(
+            "cleared the record of an interrupted change (pid {}, started {}): no file holds what it \
+             wrote, so there was nothing to undo ({})",
+            intent.pid, intent.started, cause.message
+        );
+        log::warn!("{msg}");
+        return Ok(vec![msg]);
+    }
+    let which = if proven {
+        format!("{} hold(s) what it wrote", holding.join(", "))
+    } else {
+        "its record (from an older qrescue) cannot tell which files it changed".to_string()
+    };
+    Err(Error::new(
+        crate::error::Exit::NoInput,
+        format!(
+            "an interrupted change (pid {}, started {}) cannot be rolled back: {}; {which}. \
+             Check the accounts with `qrescue audit` and fix them if needed, then remove {intent_path} to continue",
+            intent.pid, intent.started, cause.message
+        ),
+    ))
 }

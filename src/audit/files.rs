@@ -3,7 +3,7 @@
 //! files, an intent record, incomplete backup sets. Only looked at (`lstat`, directory
 //! listings): nothing is removed — `qrescue status` cleans what is provably stale.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
@@ -14,6 +14,7 @@ use crate::leftovers;
 use crate::paths::state_dir;
 use crate::stores::{Kind, Stores};
 use crate::sys::root::Root;
+use crate::sys::xattr;
 
 fn kind_of(st: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
@@ -180,6 +181,35 @@ fn credential_files(stores: &Stores, findings: &mut Vec<Finding>) {
                 &format!("chmod 600 {}", f.display),
             );
         }
+        if secret {
+            acl_readers(f, findings);
+        }
+    }
+}
+
+/// An access ACL granting read to named users or groups exposes the hashes though the mode
+/// bits look private.
+fn acl_readers(f: &crate::stores::StoreFile, findings: &mut Vec<Finding>) {
+    let Ok(file) = f.resolved.open_read() else {
+        return;
+    };
+    let Ok(Some(value)) = xattr::get(file.as_fd(), xattr::ACL_ACCESS) else {
+        return;
+    };
+    let readers = xattr::parse_acl(&value)
+        .map(|entries| xattr::acl_readers(&entries))
+        .unwrap_or_default();
+    if !readers.is_empty() {
+        unsafe_perm(
+            findings,
+            Severity::High,
+            &f.display,
+            format!(
+                "its ACL lets {} read the password hashes",
+                readers.join(", ")
+            ),
+            &format!("setfacl -b {}", f.display),
+        );
     }
 }
 

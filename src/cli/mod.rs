@@ -28,6 +28,8 @@ Exit codes:
   1   verify: password does not match every store (audit: high-severity finding)
   2   usage error or bad input (nothing was changed)
   65  a credential store is malformed (nothing was changed)
+  66  an interrupted change cannot be rolled back: its backup is missing or damaged
+      (check with `qrescue audit`, then remove the intent record the message names)
   67  no such user
   74  I/O error (the stores were left as they were, or rolled back)
   75  a lock is held by another program (try again)
@@ -172,9 +174,23 @@ fn default_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
+/// `passwd` and `restore` must see every output error (EPIPE included) before they commit,
+/// and must not be killed half-way by a dropped SSH session: SIGPIPE and SIGHUP are ignored,
+/// so a closed pipe or a hung-up terminal is a write error, handled as one line and exit 74.
+fn ignore_sigpipe_and_sighup() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    for sig in [Signal::SIGPIPE, Signal::SIGHUP] {
+        // SAFETY: installs SIG_IGN (no handler code runs in signal context); called once at
+        // start-up, before any other thread exists.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+}
+
 fn run(cli: Cli) -> Result<i32> {
-    if !matches!(cli.command, Command::Watch(_)) {
-        default_sigpipe();
+    match cli.command {
+        Command::Watch(_) => {}
+        Command::Passwd(_) | Command::Restore { .. } => ignore_sigpipe_and_sighup(),
+        _ => default_sigpipe(),
     }
     if let Command::Version = cli.command {
         return version_cmd::run(cli.json);
@@ -206,8 +222,10 @@ fn run(cli: Cli) -> Result<i32> {
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)
-        .map_err(|e| Error::io("stdout", std::io::Error::other(e)))?;
-    writeln!(out).map_err(|e| Error::io("stdout", e))
+        .map_err(|e| Error::io("stdout", std::io::Error::from(e)))?;
+    writeln!(out)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("stdout", e))
 }
 
 /// Print human text on stdout with one write; a closed pipe (`| head`) is an I/O error

@@ -76,61 +76,114 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     };
     let crypt_hash = hash::generate(password.bytes(), scheme, rounds)?;
     let nt_hex = hash::nt_hash_hex(password.bytes());
-    let mut skipped = Vec::new();
+    // Written by the plan, read by the announcement: both are called by the transaction.
+    let skipped = std::cell::RefCell::new(Vec::new());
+    let samba_note = samba_note(&stores);
+    let shown_password = args
+        .random
+        .then(|| String::from_utf8_lossy(password.bytes()).into_owned());
+    let json_doc =
+        |changed: &[String], skipped: &[String], recovered: &[String], backup: Option<&str>| {
+            serde_json::json!({
+                "user": user,
+                "scheme": scheme,
+                "changed": changed,
+                "skipped": skipped,
+                "recovered": recovered,
+                "backup": backup,
+                "samba": samba_note,
+                "password": shown_password,
+            })
+        };
+    let mut announced = false;
     let outcome = txn::run(
         &ctx.root,
         &stores,
         &format!("before passwd {user}"),
         |files, contents| {
             // Planned again if another program changed a store meanwhile: start clean.
+            let mut skipped = skipped.borrow_mut();
             skipped.clear();
             account::plan_password(files, contents, user, &crypt_hash, &nt_hex, &mut skipped)
         },
         |file, bytes| account::check_password(file, bytes, user, &crypt_hash, &nt_hex),
+        // The backup id (to undo) and a generated password are shown before the change is
+        // committed: if they cannot be written, nothing changes.
+        |preview| {
+            announced = true;
+            if ctx.json {
+                return super::print_json(&json_doc(
+                    &preview.changing,
+                    &skipped.borrow(),
+                    preview.recovered,
+                    Some(preview.backup_id),
+                ));
+            }
+            let mut text = String::new();
+            for r in preview.recovered {
+                text.push_str(&format!("note: {r}\n"));
+            }
+            let b = preview.backup_id;
+            text.push_str(&format!("Backup: {b} (undo with: qrescue restore {b})\n"));
+            if let Some(p) = &shown_password {
+                text.push_str(&format!("New password: {p}\n"));
+            }
+            super::print_text(&text)
+        },
     )?;
+    let skipped = skipped.into_inner();
     let backup = outcome.backup_id.clone().unwrap_or_else(|| "none".into());
     log::info!(
         "password of {user} changed by {} in {} (backup {backup})",
         crate::backup::operator(&ctx.root),
         outcome.changed.join(", ")
     );
-    let samba_note = samba_note(&stores);
-    if ctx.json {
-        super::print_json(&serde_json::json!({
-            "user": user,
-            "scheme": scheme,
-            "changed": outcome.changed,
-            "skipped": skipped,
-            "recovered": outcome.recovered,
-            "backup": outcome.backup_id,
-            "samba": samba_note,
-            "password": if args.random { Some(String::from_utf8_lossy(password.bytes()).into_owned()) } else { None },
-        }))?;
-    } else {
-        for r in &outcome.recovered {
-            println!("note: {r}");
+    let printed = if ctx.json {
+        if announced {
+            Ok(())
+        } else {
+            super::print_json(&json_doc(
+                &outcome.changed,
+                &skipped,
+                &outcome.recovered,
+                outcome.backup_id.as_deref(),
+            ))
         }
-        println!(
-            "Password of {user} changed ({}) in:",
+    } else {
+        let mut text = String::new();
+        if !announced {
+            for r in &outcome.recovered {
+                text.push_str(&format!("note: {r}\n"));
+            }
+        }
+        text.push_str(&format!(
+            "Password of {user} changed ({}) in:\n",
             describe_scheme(scheme, rounds)
-        );
+        ));
         for c in &outcome.changed {
-            println!("  {c}");
+            text.push_str(&format!("  {c}\n"));
         }
         for s in &skipped {
-            println!("note: {s}");
+            text.push_str(&format!("note: {s}\n"));
         }
         if let Some(n) = &samba_note {
-            println!("note: {n}");
+            text.push_str(&format!("note: {n}\n"));
         }
-        println!("Backup: {backup} (undo with: qrescue restore {backup})");
-        if args.random {
-            println!(
-                "New password: {}",
-                String::from_utf8_lossy(password.bytes())
-            );
+        if !announced {
+            text.push_str(&format!(
+                "Backup: {backup} (undo with: qrescue restore {backup})\n"
+            ));
+            if let Some(p) = &shown_password {
+                text.push_str(&format!("New password: {p}\n"));
+            }
         }
-    }
+        super::print_text(&text)
+    };
+    printed.map_err(|e| {
+        e.context(format!(
+            "the password of {user} was changed (backup {backup}), but the summary could not be printed"
+        ))
+    })?;
     Ok(0)
 }
 
@@ -216,19 +269,20 @@ fn dry_run(
             &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped}),
         )?;
     } else {
-        println!(
-            "Dry run: the password of {user} would be set ({}) in:",
+        let mut text = format!(
+            "Dry run: the password of {user} would be set ({}) in:\n",
             describe_scheme(scheme, rounds)
         );
         for c in &changes {
-            println!("  {}", c["path"].as_str().unwrap_or(""));
-            println!("    - {}", c["old"].as_str().unwrap_or("?"));
-            println!("    + {}", c["new"].as_str().unwrap_or("?"));
+            text.push_str(&format!("  {}\n", c["path"].as_str().unwrap_or("")));
+            text.push_str(&format!("    - {}\n", c["old"].as_str().unwrap_or("?")));
+            text.push_str(&format!("    + {}\n", c["new"].as_str().unwrap_or("?")));
         }
         for s in &skipped {
-            println!("note: {s}");
+            text.push_str(&format!("note: {s}\n"));
         }
-        println!("Nothing was changed.");
+        text.push_str("Nothing was changed.\n");
+        super::print_text(&text)?;
     }
     Ok(0)
 }

@@ -39,17 +39,19 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
                 &serde_json::json!({"dry_run": true, "id": id, "would_change": differ}),
             )?;
         } else {
-            println!(
-                "Dry run: restoring {id} would change {} file(s):",
+            let mut text = format!(
+                "Dry run: restoring {id} would change {} file(s):\n",
                 differ.len()
             );
             for d in &differ {
-                println!("  {d}");
+                text.push_str(&format!("  {d}\n"));
             }
-            println!("Nothing was changed.");
+            text.push_str("Nothing was changed.\n");
+            super::print_text(&text)?;
         }
         return Ok(0);
     }
+    let mut announced = false;
     let outcome = txn::run(
         &ctx.root,
         &stores,
@@ -62,6 +64,25 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
             Ok(plan)
         },
         |_, _| Ok(()),
+        // The backup of the state before the restore (to undo it) is shown before the
+        // restore is committed: if it cannot be written, nothing changes.
+        |preview| {
+            announced = true;
+            if ctx.json {
+                return super::print_json(
+                    &serde_json::json!({"id": id, "changed": preview.changing, "backup": preview.backup_id, "recovered": preview.recovered}),
+                );
+            }
+            let mut text = String::new();
+            for r in preview.recovered {
+                text.push_str(&format!("note: {r}\n"));
+            }
+            text.push_str(&format!(
+                "The state before the restore is in backup {} (undo with: qrescue restore {}).\n",
+                preview.backup_id, preview.backup_id
+            ));
+            super::print_text(&text)
+        },
     )?;
     log::info!(
         "backup {id} restored by {} into {} (previous state in backup {})",
@@ -69,24 +90,36 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
         outcome.changed.join(", "),
         outcome.backup_id.as_deref().unwrap_or("none")
     );
-    if ctx.json {
+    let printed = if ctx.json && announced {
+        Ok(())
+    } else if ctx.json {
         super::print_json(
             &serde_json::json!({"id": id, "changed": outcome.changed, "backup": outcome.backup_id, "recovered": outcome.recovered}),
-        )?;
+        )
     } else {
-        for r in &outcome.recovered {
-            println!("note: {r}");
+        let mut text = String::new();
+        if !announced {
+            for r in &outcome.recovered {
+                text.push_str(&format!("note: {r}\n"));
+            }
         }
         if outcome.changed.is_empty() {
-            println!("Nothing to restore: every file already matches backup {id}.");
+            text.push_str(&format!(
+                "Nothing to restore: every file already matches backup {id}.\n"
+            ));
         } else {
-            println!("Restored backup {id} into:");
+            text.push_str(&format!("Restored backup {id} into:\n"));
             for c in &outcome.changed {
-                println!("  {c}");
+                text.push_str(&format!("  {c}\n"));
             }
-            let b = outcome.backup_id.as_deref().unwrap_or("none");
-            println!("The state before the restore is in backup {b}.");
         }
-    }
+        super::print_text(&text)
+    };
+    printed.map_err(|e| {
+        e.context(format!(
+            "backup {id} was restored (the state before it is in backup {}), but the summary could not be printed",
+            outcome.backup_id.as_deref().unwrap_or("none")
+        ))
+    })?;
     Ok(0)
 }

@@ -19,6 +19,7 @@ use nix::sys::stat::{FileStat, Mode, fchmod};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, linkat, unlinkat};
 
 use super::root::Resolved;
+use super::xattr;
 use crate::error::{Error, Result};
 
 /// Suffix of the temporary file (shared with shadow-utils and busybox).
@@ -119,9 +120,21 @@ pub fn stage<'a>(
             Err(Errno::EPERM) if Uid::effective().as_raw() == meta.uid => {}
             Err(e) => return Err(Error::io(&tdisp, e)),
         }
+        file.write_all(contents).map_err(|e| Error::io(&tdisp, e))?;
+        // The original's ACL and other attributes, exactly (after the write, which may
+        // clear some); then the mode, which also sets the ACL mask consistently.
+        if res.stat.is_some() {
+            let orig = res.open_read().map_err(|e| Error::io(display, e))?;
+            xattr::copy(orig.as_fd(), file.as_fd()).map_err(|(name, e)| {
+                Error::io(&tdisp, e).context(format!(
+                    "cannot keep {name} of {display} on its replacement; nothing was changed"
+                ))
+            })?;
+        } else {
+            xattr::remove(file.as_fd(), xattr::ACL_ACCESS).map_err(|e| Error::io(&tdisp, e))?;
+        }
         fchmod(file.as_fd(), Mode::from_bits_truncate(meta.mode))
             .map_err(|e| Error::io(&tdisp, e))?;
-        file.write_all(contents).map_err(|e| Error::io(&tdisp, e))?;
         fsync(file.as_fd()).map_err(|e| Error::io(&tdisp, e))?;
         Ok(())
     })();
@@ -138,25 +151,15 @@ impl Staged<'_> {
     /// Put the new version in place: keep `NAME-`, rename `NAME+` over `NAME`, fsync the
     /// directory. Returns `Ok(true)` once the rename happened even if the directory fsync
     /// then failed (reported as the error), so a transaction knows to roll this file back.
-    pub fn commit(mut self) -> std::result::Result<(), (bool, Error)> {
-        let prev = self.res.sibling(PREVIOUS_SUFFIX);
-        // The previous version is a courtesy (busybox treats failure as a warning too).
-        match unlinkat(&self.res.dir, prev.as_os_str(), UnlinkatFlags::NoRemoveDir) {
-            Ok(()) | Err(Errno::ENOENT) => {
-                if let Err(e) = linkat(
-                    &self.res.dir,
-                    self.res.name.as_os_str(),
-                    &self.res.dir,
-                    prev.as_os_str(),
-                    AtFlags::empty(),
-                ) {
-                    log::warn!(
-                        "could not keep the previous version of {}: {e}",
-                        self.display
-                    );
-                }
-            }
-            Err(e) => log::warn!("could not replace {}{PREVIOUS_SUFFIX}: {e}", self.display),
+    pub fn commit(self) -> std::result::Result<(), (bool, Error)> {
+        self.commit_as(true)
+    }
+
+    /// [`Staged::commit`], keeping `NAME-` as it is when `keep_previous` is false (a rollback:
+    /// `NAME-` then still holds the content from before the change, not the one undone).
+    fn commit_as(mut self, keep_previous: bool) -> std::result::Result<(), (bool, Error)> {
+        if keep_previous {
+            self.keep_previous();
         }
         if let Err(e) = renameat(
             &self.res.dir,
@@ -174,6 +177,29 @@ impl Staged<'_> {
                 Error::io(format!("fsync of the directory of {}", self.display), e),
             )
         })
+    }
+
+    /// Keep the version about to be replaced as `NAME-` (a hard link). A courtesy: busybox
+    /// treats failure as a warning too.
+    fn keep_previous(&self) {
+        let prev = self.res.sibling(PREVIOUS_SUFFIX);
+        match unlinkat(&self.res.dir, prev.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {
+                if let Err(e) = linkat(
+                    &self.res.dir,
+                    self.res.name.as_os_str(),
+                    &self.res.dir,
+                    prev.as_os_str(),
+                    AtFlags::empty(),
+                ) {
+                    log::warn!(
+                        "could not keep the previous version of {}: {e}",
+                        self.display
+                    );
+                }
+            }
+            Err(e) => log::warn!("could not replace {}{PREVIOUS_SUFFIX}: {e}", self.display),
+        }
     }
 
     /// Remove the temp file (on abort).
@@ -200,4 +226,41 @@ pub fn replace(res: &Resolved, display: &str, contents: &[u8], meta: Meta) -> Re
     stage(res, display, contents, meta)?
         .commit()
         .map_err(|(_, e)| e)
+}
+
+/// Put a file's earlier content back (a rollback): like [`replace`], but `NAME-` is left
+/// alone, so it keeps the version from before the change rather than the one undone.
+pub fn restore(res: &Resolved, display: &str, contents: &[u8], meta: Meta) -> Result<()> {
+    stage(res, display, contents, meta)?
+        .commit_as(false)
+        .map_err(|(_, e)| e)
+}
+
+/// The content of our own temp file `NAME+` if one is there (a regular file; never opened
+/// in a way that could block), for recovery to tell whether it is ours.
+pub fn read_temp(res: &Resolved) -> Option<Vec<u8>> {
+    let fd = openat(
+        &res.dir,
+        res.sibling(TEMP_SUFFIX).as_os_str(),
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut f = File::from(fd);
+    let st = nix::sys::stat::fstat(f.as_fd()).ok()?;
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        return None;
+    }
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Remove our temp file `NAME+`.
+pub fn remove_temp(res: &Resolved) {
+    let _ = unlinkat(
+        &res.dir,
+        res.sibling(TEMP_SUFFIX).as_os_str(),
+        UnlinkatFlags::NoRemoveDir,
+    );
 }

@@ -18,11 +18,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl, openat};
+use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl};
 use nix::sys::signal::kill;
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, UnlinkatFlags, linkat, unlinkat};
 
+use super::regular;
 use super::root::Root;
 use crate::error::{Error, Result};
 
@@ -39,13 +40,14 @@ pub struct PwdLock {
 pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
     let res = root.resolve("/etc/.pwd.lock")?;
     let display = root.display(&res.real);
-    let fd = openat(
+    // A FIFO here would block open() forever, before the bounded wait starts.
+    let fd = regular::open_or_err(
         &res.dir,
         res.name.as_os_str(),
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_WRONLY | OFlag::O_CREAT,
         Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(&display, e))?;
+        &display,
+    )?;
     let file = File::from(fd);
     // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
     let mut fl: nix::libc::flock = unsafe { std::mem::zeroed() };
@@ -88,17 +90,16 @@ pub enum Holder {
     Alive(i32),
     Dead(i32),
     Unreadable,
+    /// A FIFO, device or directory at the lock path: never a lock of any program.
+    NotRegular,
 }
 
 /// Read a lock file's pid and check whether that process exists.
 pub fn holder(dir: &OwnedFd, name: &std::ffi::OsStr) -> Holder {
-    let Ok(fd) = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return Holder::Unreadable;
+    let fd = match regular::open(dir, name, OFlag::O_RDONLY, Mode::empty(), "") {
+        Ok(fd) => fd,
+        Err(regular::OpenError::Refused(_)) => return Holder::NotRegular,
+        Err(regular::OpenError::Os(_)) => return Holder::Unreadable,
     };
     let mut s = String::new();
     if File::from(fd).take(32).read_to_string(&mut s).is_err() {
@@ -111,6 +112,21 @@ pub fn holder(dir: &OwnedFd, name: &std::ffi::OsStr) -> Holder {
         },
         _ => Holder::Unreadable,
     }
+}
+
+/// The real path (inside the root) of the `NAME.lock` beside the logical path `logical`:
+/// two names whose lock files are one file (`/etc/config -> /etc`, a path with `..`) must
+/// be locked once, or the second wait would be on ourselves.
+pub fn lock_path(root: &Root, logical: &str) -> Result<std::path::PathBuf> {
+    let path = Path::new(logical);
+    let parent = path.parent().and_then(Path::to_str).unwrap_or("/");
+    let base = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("{logical}: no file name")))?;
+    let (_, real_dir) = root.open_dir(parent)?;
+    let mut lock = base.to_os_string();
+    lock.push(".lock");
+    Ok(real_dir.join(lock))
 }
 
 /// Take `NAME.lock` beside the logical path `logical` (e.g. `/etc/shadow`), waiting up to
@@ -128,13 +144,13 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
     mine.push(format!(".{}", std::process::id()));
     let display = root.display(&real_dir.join(&lock));
 
-    let fd = openat(
+    let fd = regular::open_or_err(
         &dir,
         mine.as_os_str(),
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
         Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(root.display(&real_dir.join(&mine)), e))?;
+        &root.display(&real_dir.join(&mine)),
+    )?;
     let mut f = File::from(fd);
     let written = f.write_all(std::process::id().to_string().as_bytes());
     drop(f);
@@ -156,6 +172,12 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
         ) {
             Ok(()) => break Ok(()),
             Err(Errno::EEXIST) => match holder(&dir, &lock) {
+                Holder::NotRegular => {
+                    break Err(Error::perm(format!(
+                        "{display} is not a regular file (a FIFO, device or directory): \
+                         qrescue will not use it; remove it"
+                    )));
+                }
                 Holder::Dead(pid) => {
                     log::warn!("removing stale lock {display} of dead process {pid}");
                     let _ = unlinkat(&dir, lock.as_os_str(), UnlinkatFlags::NoRemoveDir);

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, renameat};
+use nix::fcntl::{OFlag, renameat};
 use nix::sys::stat::{Mode, fstat};
 use serde::{Deserialize, Serialize};
 
@@ -71,13 +71,14 @@ pub struct Journal {
 }
 
 fn open_append(dir: &OwnedFd, display: &str) -> Result<(File, u64)> {
-    let fd = openat(
+    // Never blocks on a FIFO, never opens a device put there.
+    let fd = crate::sys::regular::open_or_err(
         dir,
-        FILE,
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        std::ffi::OsStr::new(FILE),
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
         Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(display, e))?;
+        display,
+    )?;
     let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
     if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
         return Err(Error::perm(format!("{display} is not a regular file")));
@@ -89,13 +90,13 @@ fn last_byte(dir: &OwnedFd, display: &str, size: u64) -> Result<Option<u8>> {
     if size == 0 {
         return Ok(None);
     }
-    let fd = openat(
+    let fd = crate::sys::regular::open_or_err(
         dir,
-        FILE,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        std::ffi::OsStr::new(FILE),
+        OFlag::O_RDONLY,
         Mode::empty(),
-    )
-    .map_err(|e| Error::io(display, e))?;
+        display,
+    )?;
     let mut b = [0u8; 1];
     nix::sys::uio::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
     Ok(Some(b[0]))
@@ -180,15 +181,16 @@ pub fn read_all(root: &Root) -> Result<(Contents, Option<String>)> {
     let mut c = Contents::default();
     for name in [ROTATED, FILE] {
         let display = format!("{}/{name}", state.display);
-        let fd = match openat(
+        let fd = match crate::sys::regular::open(
             &state.fd,
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            std::ffi::OsStr::new(name),
+            OFlag::O_RDONLY,
             Mode::empty(),
+            &display,
         ) {
             Ok(fd) => fd,
-            Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(Error::io(&display, e)),
+            Err(crate::sys::regular::OpenError::Os(Errno::ENOENT)) => continue,
+            Err(e) => return Err(e.into_error(&display)),
         };
         let mut text = Vec::new();
         std::io::Read::read_to_end(&mut File::from(fd), &mut text).map_err(|e| {
