@@ -27,7 +27,7 @@ use crate::backup::{self, Manifest, Snapshot, StateDir, sha256_hex};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::stores::{StoreFile, Stores};
-use crate::sys::atomic::{self, Meta};
+use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
 use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
 use crate::sys::root::Root;
 
@@ -47,6 +47,10 @@ pub struct Intent {
     /// prove nothing, so recovery rolls nothing back from them.
     #[serde(default)]
     pub written: Vec<String>,
+    /// The scratch file name (beside each of `files`, same order) each staging and rollback
+    /// writes through, chosen before it is created: a leftover one is provably ours.
+    #[serde(default)]
+    pub scratch: Vec<String>,
 }
 
 /// What the owner must see before a change is committed (the backup id to undo it, a
@@ -106,6 +110,8 @@ struct Change<'a> {
     old: Vec<u8>,
     meta: Meta,
     new: Vec<u8>,
+    /// Scratch file name for staging (and a rollback), recorded in the intent first.
+    scratch: std::ffi::OsString,
 }
 
 /// What a finished transaction did.
@@ -170,6 +176,7 @@ pub fn run(
                     old,
                     meta,
                     new,
+                    scratch: atomic::scratch_name(&file.resolved)?,
                 });
             }
         }
@@ -202,13 +209,23 @@ pub fn run(
                     .map(|c| c.file.real.to_string_lossy().into_owned())
                     .collect(),
                 written: changes.iter().map(|c| sha256_hex(&c.new)).collect(),
+                scratch: changes
+                    .iter()
+                    .map(|c| c.scratch.to_string_lossy().into_owned())
+                    .collect(),
             },
         )?;
 
         // Stage every file before replacing any: a failure here changes nothing.
         let mut staged = Vec::with_capacity(changes.len());
         for c in &changes {
-            match atomic::stage(&c.file.resolved, &c.file.display, &c.new, c.meta) {
+            match atomic::stage(
+                &c.file.resolved,
+                &c.file.display,
+                &c.new,
+                c.meta,
+                &c.scratch,
+            ) {
                 Ok(s) => staged.push(s),
                 Err(e) => {
                     drop(staged);
@@ -349,7 +366,7 @@ fn rollback(
                 continue;
             }
         }
-        if let Err(e) = atomic::restore(&res, &c.file.display, &c.old, c.meta) {
+        if let Err(e) = atomic::restore(&res, &c.file.display, &c.old, c.meta, &c.scratch) {
             failed.push(e.message);
         }
     }
@@ -472,6 +489,7 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
     let state = StateDir::open(root, false)?.expect("intent exists");
     let intent_path = format!("{}/{INTENT}", state.display);
     let proven = intent.written.len() == intent.files.len();
+    remove_own_leftovers(root, &intent)?;
     let (manifest, contents) = match backup::load(root, &intent.backup_id) {
         Ok(loaded) => loaded,
         Err(e) => return stuck(root, &state, &intent, proven, e),
@@ -490,12 +508,10 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
             continue;
         };
         let (bf, old) = (&manifest.files[pos], &contents[pos]);
-        // Our temp file may be left over; remove it only if it holds what we wrote.
-        if let (Some(temp), Some(w)) = (atomic::read_temp(&res), written)
-            && &sha256_hex(&temp) == w
-        {
-            atomic::remove_temp(&res);
-        }
+        let scratch = match intent.scratch.get(i) {
+            Some(name) if is_scratch_name(name) => std::ffi::OsString::from(name),
+            _ => atomic::scratch_name(&res)?,
+        };
         let now = if res.stat.is_some() {
             Some(sha256_hex(&atomic::read(&res, &display)?.0))
         } else {
@@ -505,7 +521,7 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
             continue; // not replaced yet: nothing to undo
         }
         if written.is_some() && now.as_ref() == written {
-            atomic::restore(&res, &display, old, bf.meta)?;
+            atomic::restore(&res, &display, old, bf.meta, &scratch)?;
             done.push(format!("{display}: restored from backup {}", manifest.id));
         } else if written.is_some() {
             left.push(format!(
@@ -540,6 +556,33 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
     out.extend(done);
     out.extend(left);
     Ok(out)
+}
+
+/// Remove what the interrupted change provably left beside its files: its scratch files
+/// (named in the record before they were created) and a `NAME+` holding exactly what it
+/// wrote. Anything else is left (another program's, or not provably ours).
+fn remove_own_leftovers(root: &Root, intent: &Intent) -> Result<()> {
+    for (i, path) in intent.files.iter().enumerate() {
+        let res = root.resolve(path)?;
+        if let Some(name) = intent.scratch.get(i).filter(|n| is_scratch_name(n))
+            && atomic::read_sibling(&res, name.as_ref()).is_some()
+        {
+            atomic::remove_sibling(&res, name.as_ref());
+        }
+        let temp = res.sibling(TEMP_SUFFIX);
+        if let (Some(bytes), Some(w)) = (atomic::read_sibling(&res, &temp), intent.written.get(i))
+            && &sha256_hex(&bytes) == w
+        {
+            atomic::remove_sibling(&res, &temp);
+        }
+    }
+    Ok(())
+}
+
+/// A scratch name as [`atomic::scratch_name`] makes them: a plain name in the file's own
+/// directory (a damaged record must not point recovery anywhere else).
+fn is_scratch_name(name: &str) -> bool {
+    !name.contains('/') && name.contains(".qrescue-") && name.ends_with(".tmp")
 }
 
 /// The interrupted change's backup cannot be loaded. If no file holds what the change wrote,

@@ -1,11 +1,13 @@
 //! Reading a credential file and replacing it atomically, in the directory of the real file.
 //!
 //! Replacement is two-phase so a transaction can prepare every file before touching any:
-//! [`stage`] writes the new content to `NAME+` (created `O_EXCL`, mode 0600 from birth, then
-//! the original owner and mode), and fsyncs it; [`Staged::commit`] keeps the previous
+//! [`stage`] writes the new content to a scratch file named in advance (created `O_EXCL`,
+//! mode 0600 from birth, then the original owner, attributes and mode), fsyncs it and links
+//! it to `NAME+` (so `NAME+` only ever appears complete); [`Staged::commit`] keeps the previous
 //! version as `NAME-` (a hard link, as shadow-utils and busybox do), renames `NAME+` over
-//! `NAME` and fsyncs the directory. `NAME+` is also busybox's own lock: creating it with
-//! `O_EXCL` keeps a concurrent busybox `passwd`/`chpasswd` out while we write.
+//! `NAME` and fsyncs the directory. `NAME+` is also busybox's own lock: linking it (which
+//! fails if it exists) keeps a concurrent busybox `passwd`/`chpasswd` out until our rename;
+//! one that finished while we wrote is caught by the transaction's re-read.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -69,45 +71,44 @@ pub struct Staged<'a> {
 /// How long to wait for someone else's `NAME+` to go away (busybox waits 3 s).
 const TEMP_WAIT: Duration = Duration::from_secs(3);
 
-/// Write `contents` into `NAME+` next to the resolved file, with `meta`, and fsync it.
-/// On any failure the temp file is removed and the original is untouched.
+/// A scratch file name beside `res` for one staging, unique (128 random bits): a transaction
+/// records it in its intent record *before* creating it, so recovery can prove a leftover
+/// scratch file is its own by that record, never by a name pattern.
+pub fn scratch_name(res: &Resolved) -> Result<OsString> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw)
+        .map_err(|e| Error::io("random scratch name", std::io::Error::other(e.to_string())))?;
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(res.sibling(&format!(".qrescue-{hex}.tmp")))
+}
+
+/// Write `contents` to the scratch file `scratch` beside the resolved file (created `O_EXCL`,
+/// 0600), with `meta` and the original's extended attributes, fsync it, then link it to
+/// `NAME+` (waiting for someone else's `NAME+` to go away) and remove the scratch name. So
+/// `NAME+` only ever appears complete: a leftover `NAME+` whose SHA-256 is what the intent
+/// record says was written is provably ours. On any failure the scratch and temp files are
+/// removed and the original is untouched.
 pub fn stage<'a>(
     res: &'a Resolved,
     display: &str,
     contents: &[u8],
     meta: Meta,
+    scratch: &std::ffi::OsStr,
 ) -> Result<Staged<'a>> {
     let temp = res.sibling(TEMP_SUFFIX);
-    let start = Instant::now();
-    let fd = loop {
-        match openat(
-            &res.dir,
-            temp.as_os_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        ) {
-            Ok(fd) => break fd,
-            Err(Errno::EEXIST) if start.elapsed() < TEMP_WAIT => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            Err(Errno::EEXIST) => {
-                return Err(Error::busy(format!(
-                    "{display}{TEMP_SUFFIX} exists: another program is writing {display}, or one crashed \
-                     (remove it if no passwd/useradd is running)"
-                )));
-            }
-            Err(e) => return Err(Error::io(format!("{display}{TEMP_SUFFIX}"), e)),
-        }
-    };
-    let mut staged = Staged {
-        res,
-        temp,
-        display: display.to_string(),
-        live: true,
+    let tdisp = format!("{display}{TEMP_SUFFIX}");
+    let fd = openat(
+        &res.dir,
+        scratch,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|e| Error::io(&tdisp, e))?;
+    let remove_scratch = || {
+        let _ = unlinkat(&res.dir, scratch, UnlinkatFlags::NoRemoveDir);
     };
     let mut file = File::from(fd);
     let result = (|| -> Result<()> {
-        let tdisp = format!("{display}{TEMP_SUFFIX}");
         // Owner first, then mode: chown clears set-id bits, and the file is 0600 until now.
         match fchown(
             file.as_fd(),
@@ -138,13 +139,50 @@ pub fn stage<'a>(
         fsync(file.as_fd()).map_err(|e| Error::io(&tdisp, e))?;
         Ok(())
     })();
-    match result {
-        Ok(()) => Ok(staged),
-        Err(e) => {
-            staged.discard();
-            Err(e)
-        }
+    drop(file);
+    if let Err(e) = result {
+        remove_scratch();
+        return Err(e);
     }
+    // Take `NAME+` (busybox's lock) with the complete content.
+    let start = Instant::now();
+    let linked = loop {
+        match linkat(
+            &res.dir,
+            scratch,
+            &res.dir,
+            temp.as_os_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) => break Ok(()),
+            Err(Errno::EEXIST) if start.elapsed() < TEMP_WAIT => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(Errno::EEXIST) => {
+                break Err(Error::busy(format!(
+                    "{tdisp} exists: another program is writing {display}, or one crashed \
+                     (remove it if no passwd/useradd is running)"
+                )));
+            }
+            Err(e) => break Err(Error::io(&tdisp, e)),
+        }
+    };
+    if let Err(e) = linked {
+        remove_scratch();
+        return Err(e);
+    }
+    let mut staged = Staged {
+        res,
+        temp,
+        display: display.to_string(),
+        live: true,
+    };
+    if let Err(e) = unlinkat(&res.dir, scratch, UnlinkatFlags::NoRemoveDir) {
+        staged.discard();
+        remove_scratch();
+        return Err(Error::io(&tdisp, e));
+    }
+    Ok(staged)
 }
 
 impl Staged<'_> {
@@ -221,27 +259,28 @@ impl Drop for Staged<'_> {
     }
 }
 
-/// Stage and commit in one go (for restores and rollbacks of a single file).
-pub fn replace(res: &Resolved, display: &str, contents: &[u8], meta: Meta) -> Result<()> {
-    stage(res, display, contents, meta)?
-        .commit()
-        .map_err(|(_, e)| e)
-}
-
 /// Put a file's earlier content back (a rollback): like [`replace`], but `NAME-` is left
 /// alone, so it keeps the version from before the change rather than the one undone.
-pub fn restore(res: &Resolved, display: &str, contents: &[u8], meta: Meta) -> Result<()> {
-    stage(res, display, contents, meta)?
+/// `scratch` is the scratch name the intent record holds for this file.
+pub fn restore(
+    res: &Resolved,
+    display: &str,
+    contents: &[u8],
+    meta: Meta,
+    scratch: &std::ffi::OsStr,
+) -> Result<()> {
+    stage(res, display, contents, meta, scratch)?
         .commit_as(false)
         .map_err(|(_, e)| e)
 }
 
-/// The content of our own temp file `NAME+` if one is there (a regular file; never opened
-/// in a way that could block), for recovery to tell whether it is ours.
-pub fn read_temp(res: &Resolved) -> Option<Vec<u8>> {
+/// The content of a file beside `res` (`NAME+`, a scratch file) if it is there and a
+/// regular file (never opened in a way that could block), for recovery to tell whether it
+/// is ours.
+pub fn read_sibling(res: &Resolved, name: &std::ffi::OsStr) -> Option<Vec<u8>> {
     let fd = openat(
         &res.dir,
-        res.sibling(TEMP_SUFFIX).as_os_str(),
+        name,
         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
@@ -256,11 +295,7 @@ pub fn read_temp(res: &Resolved) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Remove our temp file `NAME+`.
-pub fn remove_temp(res: &Resolved) {
-    let _ = unlinkat(
-        &res.dir,
-        res.sibling(TEMP_SUFFIX).as_os_str(),
-        UnlinkatFlags::NoRemoveDir,
-    );
+/// Remove a file beside `res` that recovery proved is ours.
+pub fn remove_sibling(res: &Resolved, name: &std::ffi::OsStr) {
+    let _ = unlinkat(&res.dir, name, UnlinkatFlags::NoRemoveDir);
 }
