@@ -222,7 +222,14 @@ fn sigkill_at_every_write_fsync_rename_recovers() {
         return;
     }
     let mut total = 0;
-    for trace in ["write", "fsync", "rename,renameat,renameat2", "openat"] {
+    // linkat/unlinkat: the scratch file linked to `NAME+`, `NAME-`, the intent record.
+    for trace in [
+        "write",
+        "fsync",
+        "rename,renameat,renameat2",
+        "openat",
+        "linkat,unlinkat",
+    ] {
         for sc in [Scenario::Passwd, Scenario::Restore] {
             let (old, new) = sweep(trace, "signal=KILL", sc);
             total += old + new;
