@@ -541,7 +541,7 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
     clear_intent(&state);
     let msg = format!(
         "rolled back an interrupted change of pid {} started {} (backup {}): {} file(s) restored, \
-         {} left as another program changed them ({intent_path} cleared)",
+         {} left as they are ({intent_path} cleared)",
         intent.pid,
         intent.started,
         manifest.id,
