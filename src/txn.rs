@@ -94,7 +94,7 @@ pub fn lock_all_within(
     let mut seen = std::collections::HashSet::new();
     let mut files = Vec::new();
     for name in names {
-        if seen.insert(lock::lock_path(root, name)?) {
+        if seen.insert(lock::lock_identity(root, name)?) {
             files.push(lock::lock_file(root, name, timeout)?);
         }
     }

@@ -114,19 +114,22 @@ pub fn holder(dir: &OwnedFd, name: &std::ffi::OsStr) -> Holder {
     }
 }
 
-/// The real path (inside the root) of the `NAME.lock` beside the logical path `logical`:
-/// two names whose lock files are one file (`/etc/config -> /etc`, a path with `..`) must
-/// be locked once, or the second wait would be on ourselves.
-pub fn lock_path(root: &Root, logical: &str) -> Result<std::path::PathBuf> {
+/// Which file the `NAME.lock` beside the logical path `logical` is: its directory's
+/// (device, inode) and its name. Two names whose lock files are one file (`/etc/config ->
+/// /etc`, a path with `..`, a bind-mounted directory) must be locked once, or the second
+/// wait would be on ourselves.
+#[allow(clippy::unnecessary_cast)] // dev_t/ino_t widths differ between libcs
+pub fn lock_identity(root: &Root, logical: &str) -> Result<(u64, u64, OsString)> {
     let path = Path::new(logical);
     let parent = path.parent().and_then(Path::to_str).unwrap_or("/");
     let base = path
         .file_name()
         .ok_or_else(|| Error::usage(format!("{logical}: no file name")))?;
-    let (_, real_dir) = root.open_dir(parent)?;
+    let (dir, real_dir) = root.open_dir(parent)?;
+    let st = nix::sys::stat::fstat(&dir).map_err(|e| Error::io(root.display(&real_dir), e))?;
     let mut lock = base.to_os_string();
     lock.push(".lock");
-    Ok(real_dir.join(lock))
+    Ok((st.st_dev as u64, st.st_ino as u64, lock))
 }
 
 /// Take `NAME.lock` beside the logical path `logical` (e.g. `/etc/shadow`), waiting up to
