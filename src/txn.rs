@@ -11,7 +11,11 @@
 //! - a failure before the first rename leaves every file untouched; a failure after it rolls
 //!   the replaced files back; a crash leaves the intent record, and the next qrescue run
 //!   (any command that takes the locks, `status` included) rolls back to the backup. So
-//!   the stores end as the complete old set or the complete new one.
+//!   the stores end as the complete old set or the complete new one;
+//! - a rollback touches only a file that holds exactly what this transaction wrote (its
+//!   SHA-256 is in the intent record): what another program wrote after a crash stays;
+//! - what the owner must see (backup id, a generated password) is shown before the first
+//!   rename: if it cannot be written, nothing changes.
 
 use std::fs::File;
 use std::io::{Read, Write};
