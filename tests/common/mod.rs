@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 pub mod fixture;
+pub mod skip;
+pub mod trace;
+pub mod wait;
 
 /// The binary under test.
 pub fn bin() -> PathBuf {

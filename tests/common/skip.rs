@@ -1,0 +1,72 @@
+//! The one way an integration test may decline to run, so that no skip is silent.
+//!
+//! Under `CI=true` a missing tool, module or binary is a failure: [`skip`] panics. Outside
+//! CI it prints a `SKIP` line and appends it to the skip log (`QRESCUE_SKIP_LOG`, default
+//! `target/tmp/skips.log`), which `scripts/test.sh` counts and prints at the end. Tests that
+//! need the native binary (strace injection) are not skips but "not run" under qemu:
+//! `scripts/cross-test.sh` lists them by name (`--skip`) and prints them; if one slips
+//! through, [`require_native`] fails it rather than report it passed.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Where skips are recorded.
+pub fn log_path() -> PathBuf {
+    std::env::var_os("QRESCUE_SKIP_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skips.log"))
+}
+
+/// Whether this run is CI's (`CI=true`, as GitHub, GitLab and `.ci/run` set it).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Decline to run `test` because of `why`: a failure under CI, a recorded skip otherwise.
+/// The caller returns right after.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        !in_ci(),
+        "{test}: cannot run ({why}), and CI=true makes that a failure, not a skip"
+    );
+    eprintln!("SKIP {test}: {why}");
+    let path = log_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        let _ = writeln!(f, "{test}: {why}");
+    }
+}
+
+/// `Some(path)` of `tool` on PATH, or a [`skip`] (a failure under CI) and `None`.
+pub fn tool(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(tool))
+            .find(|c| c.is_file())
+    });
+    if found.is_none() {
+        skip(
+            test,
+            &format!("{tool} not found (apt-get install {package})"),
+        );
+    }
+    found
+}
+
+/// Fail `test` when the binary under test runs under an emulator: it needs the native one
+/// (strace injection). `scripts/cross-test.sh` does not run such tests under qemu and lists
+/// them as not run; reaching this there means its list is out of date.
+pub fn require_native(test: &str) {
+    assert!(
+        super::native(),
+        "{test} needs the native binary (strace cannot inject into a qemu-user guest): \
+         add it to NATIVE_ONLY in scripts/cross-test.sh"
+    );
+}
