@@ -41,9 +41,18 @@ fail() {
 	failed=$((failed + 1))
 	printf 'FAIL  %s\n' "$*"
 }
+# skip WHY: a check that cannot run here. Under CI=true that is a failure; otherwise it is
+# counted, and recorded in $QRESCUE_SKIP_LOG (scripts/test.sh prints and counts it).
 skip() {
+	if [[ ${CI:-} == true || ${CI:-} == 1 ]]; then
+		fail "not run, and CI=true forbids skips: $*"
+		return
+	fi
 	skipped=$((skipped + 1))
 	printf 'SKIP  %s\n' "$*"
+	if [[ -n ${QRESCUE_SKIP_LOG:-} ]]; then
+		printf 'tests/qpkg/run.sh: %s\n' "$*" >>"$QRESCUE_SKIP_LOG"
+	fi
 }
 # check WHAT COMMAND...: passes when COMMAND succeeds.
 check() {
