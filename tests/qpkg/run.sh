@@ -263,6 +263,21 @@ check_package() {
 	check_eq "$n: trailer version" "$(printf '%-10s' "$version")" "$(tail_field "$pkg" 80 10)"
 	check_eq "$n: trailer magic" "QNAPQPKG  " "$(tail_field "$pkg" 90 10)"
 
+	# As QDK's qbuild reads it, by its own rules (qpkgtool.py qdk-read; docs/qpkg-format.md
+	# "How QDK reads a package"): "qbuild --query" finds the control line only by its
+	# "v -C" (qbuild:1490-1501), get_content_size evaluates the script_len/offset lines
+	# (qbuild:167-179), the tail as add_qpkg_tail writes it (qbuild:1085-1107).
+	check_eq "$n: as QDK reads it: query name/version, content size, tail" \
+		"content_size=$((size - 100))
+query_name=qrescue
+query_version=$version
+tail_name=qrescue
+tail_version=$version
+tail_flag=QNAPQPKG" "$(python3 "$repo/qpkg/format/qpkgtool.py" qdk-read "$pkg" --extract "$w/qdk-extract")"
+	check_eq "$n: \"qbuild --extract\" gets exactly the control files and data.tar.gz" \
+		"$(printf '%s\n' . ./built_info ./data.tar.gz ./package_routines ./qinstall.sh ./qpkg.cfg)" \
+		"$(cd "$w/qdk-extract" && find . | sort)"
+
 	# Extract as QDK's "qbuild --extract" does: the header's script_len/offset lines and its
 	# dd lines with ${0} set to the package, up to the first "||".
 	sed -n '1,/^exit 1/{/^script_len=/p;/^offset=/p;/if="\${0}"/p}' "$pkg" |
@@ -587,11 +602,23 @@ rm -f "$cfgdir/qrescue/watch.conf"
 
 in_root '/sbin/setcfg qrescue Enable FALSE -f /etc/config/qpkg.conf'
 service start
-check_eq "Enable=FALSE: start exits 0" 0 $?
-check_has "Enable=FALSE: start says the app is disabled" "$tmp/svc.log" "disabled in App Center: not starting"
+check_eq "Enable=FALSE: start exits 1 (QDK's template)" 1 $?
+check_has "Enable=FALSE: start says the app is disabled" "$tmp/svc.log" "qrescue is disabled"
+check_has "Enable=FALSE: ... and names the command that enables it" "$tmp/svc.log" "qpkg_service enable qrescue"
 service_status
 check_eq "Enable=FALSE: nothing started" 3 "$svc_status"
+# restart of a disabled app stops nothing: a watcher running (started while enabled) stays.
 in_root '/sbin/setcfg qrescue Enable TRUE -f /etc/config/qpkg.conf'
+service start
+running_before=$(cat "$root/var/run/qrescue.pid" 2>/dev/null)
+in_root '/sbin/setcfg qrescue Enable FALSE -f /etc/config/qpkg.conf'
+service restart
+check_eq "Enable=FALSE: restart exits 1" 1 $?
+check_has "Enable=FALSE: restart says the app is disabled" "$tmp/svc.log" "qrescue is disabled"
+service_status
+check_eq "Enable=FALSE: restart stopped nothing (same watcher pid)" "0 $running_before" "$svc_status $(cat "$root/var/run/qrescue.pid" 2>/dev/null)"
+in_root '/sbin/setcfg qrescue Enable TRUE -f /etc/config/qpkg.conf'
+service stop
 in_root 'rm -f /var/log/qrescue.log'
 service start
 check_eq "watcher without watch.conf: start exits 0" 0 $?
