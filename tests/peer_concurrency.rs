@@ -252,6 +252,17 @@ fn race(writers: &[Writer], rounds: usize) {
 
 #[test]
 fn qrescue_and_shadow_utils_at_once_lose_nothing() {
+    if !common::skip::tools(
+        "qrescue_and_shadow_utils_at_once_lose_nothing",
+        &[
+            ("chpasswd", "passwd"),
+            ("useradd", "passwd"),
+            ("python3", "python3"),
+            ("busybox", "busybox-static"),
+        ],
+    ) {
+        return;
+    }
     which("chpasswd");
     which("useradd");
     // Both take lckpwdf and commonio's NAME.lock.
@@ -268,6 +279,12 @@ fn qrescue_and_shadow_utils_at_once_lose_nothing() {
 
 #[test]
 fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
+    if !common::skip::tools(
+        "qrescue_and_busybox_passwd_at_once_lose_nothing",
+        &[("busybox", "busybox-static"), ("python3", "python3")],
+    ) {
+        return;
+    }
     // busybox (QNAP's own passwd) locks nothing but NAME+ (O_EXCL): qrescue holds every
     // NAME+ before it commits and re-reads under them.
     race(
@@ -284,6 +301,18 @@ fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
 
 #[test]
 fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
+    if !common::skip::tools(
+        "a_killed_qrescue_does_not_block_shadow_utils_or_itself",
+        &[
+            ("strace", "strace"),
+            ("chpasswd", "passwd"),
+            ("useradd", "passwd"),
+            ("python3", "python3"),
+            ("busybox", "busybox-static"),
+        ],
+    ) {
+        return;
+    }
     common::skip::require_native("a_killed_qrescue_does_not_block_shadow_utils_or_itself");
     which("strace");
     which("chpasswd");
@@ -342,6 +371,17 @@ fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
 /// qrescue goes on. Busybox's change must survive, and qrescue's must be in force too.
 #[test]
 fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
+    if !common::skip::tools(
+        "busybox_passwd_between_our_read_and_our_staging_is_not_lost",
+        &[
+            ("strace", "strace"),
+            ("busybox", "busybox-static"),
+            ("python3", "python3"),
+            ("chroot", "coreutils"),
+        ],
+    ) {
+        return;
+    }
     common::skip::require_native("busybox_passwd_between_our_read_and_our_staging_is_not_lost");
     which("python3");
     let args = |r: &Path| -> Vec<std::ffi::OsString> {

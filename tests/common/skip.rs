@@ -70,3 +70,22 @@ pub fn require_native(test: &str) {
          add it to NATIVE_ONLY in scripts/cross-test.sh"
     );
 }
+
+/// Whether every `(tool, apt package)` is on PATH; otherwise one [`skip`] naming the
+/// missing ones (a failure under CI) and `false`.
+pub fn tools(test: &str, needed: &[(&str, &str)]) -> bool {
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    };
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|(t, _)| !on_path(t))
+        .map(|(t, pkg)| format!("{t} (apt-get install {pkg})"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    skip(test, &format!("not found: {}", missing.join(", ")));
+    false
+}
