@@ -167,7 +167,7 @@ mkdir -p "$dist/man"; printf '.TH QRESCUE 8\n.SH NAME\nqrescue \\- test page\n' 
 mkdir -p "$dist/completions"; printf 'complete -W "status passwd verify" qrescue\n' >"$dist/completions/qrescue.bash"
 arches=(x86_64 arm_64 arm-x41 arm-x31 arm-x19)
 
-"$repo/scripts/build-qpkg.sh" --dist "$dist" --out "$tmp/out1" >"$tmp/build1.log" 2>&1
+bash "$repo/scripts/build-qpkg.sh" --dist "$dist" --out "$tmp/out1" >"$tmp/build1.log" 2>&1
 check_eq "build-qpkg.sh builds every arch (exit 0)" 0 $?
 for arch in "${arches[@]}"; do
 	check "package for $arch exists" test -s "$tmp/out1/qrescue_${version}_$arch.qpkg"
@@ -180,7 +180,7 @@ fi
 
 # Same inputs, different environment and file times: same bytes.
 touch -d '2001-02-03 04:05:06' "$dist"/*
-(umask 077 && TZ=Asia/Tokyo "$repo/scripts/build-qpkg.sh" --dist "$dist" --out "$tmp/out2") >/dev/null 2>&1
+(umask 077 && TZ=Asia/Tokyo bash "$repo/scripts/build-qpkg.sh" --dist "$dist" --out "$tmp/out2") >/dev/null 2>&1
 for arch in "${arches[@]}"; do
 	check "rebuild of $arch is byte-identical" cmp -s "$tmp/out1/qrescue_${version}_$arch.qpkg" \
 		"$tmp/out2/qrescue_${version}_$arch.qpkg"
@@ -193,7 +193,7 @@ expect_refusal() { # WHAT PATTERN ARGS...
 	local what=$1 pattern=$2 out
 	shift 2
 	rm -rf "$tmp/refused"
-	out=$("$repo/scripts/build-qpkg.sh" --out "$tmp/refused" "$@" 2>&1)
+	out=$(bash "$repo/scripts/build-qpkg.sh" --out "$tmp/refused" "$@" 2>&1)
 	local status=$?
 	if [[ $status -ne 0 ]] && grep -q -- "$pattern" <<<"$out" &&
 		[[ -z $(find "$tmp/refused" -name '*.qpkg' 2>/dev/null) ]]; then
@@ -629,7 +629,7 @@ service stop
 section "upgrade"
 mkdir -p "$tmp/dist-plain"
 cp "$dist/qrescue-$version-x86_64" "$tmp/dist-plain/"
-"$repo/scripts/build-qpkg.sh" --dist "$tmp/dist-plain" --out "$tmp/out3" --arch x86_64 >/dev/null 2>&1
+bash "$repo/scripts/build-qpkg.sh" --dist "$tmp/dist-plain" --out "$tmp/out3" --arch x86_64 >/dev/null 2>&1
 check_eq "build without man page / completions" 0 $?
 cp "$tmp/out3/$pkg86" "$root/tmp/upgrade.qpkg"
 service start # the stand-in runs; the upgrade must stop it
