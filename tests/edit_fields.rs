@@ -183,3 +183,32 @@ fn a_password_change_touches_only_the_fields_it_must() {
         );
     }
 }
+
+#[test]
+fn a_password_kept_in_passwd_changes_only_that_field() {
+    // No shadow file: the hash lives in passwd's second field (old embedded systems).
+    let dir = tempfile::Builder::new()
+        .prefix("qrescue-pwonly-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    let before = "root:x:0:0:root:/root:/bin/sh\n\
+                  bob:$1$$ysap7EeB9ODCrO46Psdbq/:1000:100:Bob,Room 1,555:/home/bob:/bin/ash\n\
+                  # kept\n";
+    let path = dir.path().join("etc/passwd");
+    std::fs::write(&path, before).unwrap();
+    let pw = "Passwd-Field-3";
+    let o = common::passwd(dir.path(), "bob", pw);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = std::fs::read_to_string(&path).unwrap();
+    let (old, new) = (line(before, "bob"), line(&after, "bob"));
+    assert_eq!(new.len(), old.len(), "passwd field count");
+    assert_eq!(new[0], old[0]);
+    assert!(crypt_matches(new[1], pw), "passwd hash {}", new[1]);
+    assert_eq!(
+        new[2..],
+        old[2..],
+        "uid, gid, GECOS, home and shell must stay"
+    );
+    others_unchanged(before, &after, "bob", "passwd");
+}
