@@ -445,3 +445,97 @@ fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
         "qrescue's own change is not in force"
     );
 }
+
+/// The same stop point (qrescue has read every store and holds lckpwdf and the NAME.lock
+/// files, but no NAME+ yet), with shadow-utils' `chpasswd -R` started in that window: it
+/// takes the same locks, so it must not write while qrescue holds them; it either waits or
+/// gives up with "cannot lock". Afterwards both changes that got through are in force.
+#[test]
+fn chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses() {
+    if !common::skip::tools(
+        "chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses",
+        &[
+            ("strace", "strace"),
+            ("chpasswd", "passwd"),
+            ("busybox", "busybox-static"),
+            ("python3", "python3"),
+        ],
+    ) {
+        return;
+    }
+    common::skip::require_native("chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses");
+    let args = |r: &Path| -> Vec<std::ffi::OsString> {
+        vec![
+            "--root".into(),
+            r.as_os_str().to_owned(),
+            "passwd".into(),
+            "admin".into(),
+            "--password-stdin".into(),
+        ]
+    };
+    let stdin = format!("{}\n", password("admin", 1));
+    let dry = make_root();
+    let dry_args = args(dry.path());
+    let refs: Vec<&std::ffi::OsStr> = dry_args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace("openat,fsync", &refs, stdin.as_bytes());
+    assert!(ok("dry run", &o));
+    let first_temp = calls
+        .iter()
+        .position(|c| c.name == "openat" && c.first_string().is_some_and(|s| s.ends_with('+')))
+        .expect("qrescue creates NAME+");
+    let sync = calls[..first_temp]
+        .iter()
+        .rposition(|c| c.name == "fsync")
+        .expect("an fsync before NAME+");
+    let when = common::trace::nth_of_its_kind(&calls, sync);
+
+    let dir = make_root();
+    let r = dir.path().to_path_buf();
+    let real_args = args(&r);
+    let refs: Vec<&std::ffi::OsStr> = real_args.iter().map(|s| s.as_os_str()).collect();
+    let mut peer = None;
+    let o = common::trace::run_stopped_at("fsync", when, &refs, stdin.as_bytes(), || {
+        let before = std::fs::read(r.join("etc/shadow")).unwrap();
+        let (mut c, input) = CHPASSWD.1(&r, 1);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("chpasswd");
+        {
+            use std::io::Write;
+            let mut si = child.stdin.take().unwrap();
+            si.write_all(input.as_bytes()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(
+            std::fs::read(r.join("etc/shadow")).unwrap() == before,
+            "chpasswd wrote shadow while qrescue held lckpwdf and shadow.lock"
+        );
+        peer = Some(child);
+    });
+    assert!(ok("qrescue after the stop", &o));
+    let p = common::wait::output_within(
+        peer.unwrap(),
+        std::time::Duration::from_secs(120),
+        "chpasswd",
+    );
+    let shadow = std::fs::read_to_string(r.join("etc/shadow")).unwrap();
+    assert!(
+        crypt_matches(field(&shadow, "admin", 1).unwrap(), &password("admin", 1)),
+        "qrescue's change is not in force"
+    );
+    let carol = field(&shadow, "carol", 1).unwrap();
+    if p.status.success() {
+        assert!(
+            crypt_matches(carol, &password("carol", 1)),
+            "chpasswd succeeded but its change was lost"
+        );
+    } else {
+        let err = String::from_utf8_lossy(&p.stderr);
+        assert!(
+            err.contains("lock"),
+            "chpasswd failed for another reason: {err}"
+        );
+        assert_eq!(carol, "*", "a refused chpasswd changed carol");
+    }
+}
