@@ -44,22 +44,6 @@ pub fn skip(test: &str, why: &str) {
     }
 }
 
-/// `Some(path)` of `tool` on PATH, or a [`skip`] (a failure under CI) and `None`.
-pub fn tool(test: &str, tool: &str, package: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(tool))
-            .find(|c| c.is_file())
-    });
-    if found.is_none() {
-        skip(
-            test,
-            &format!("{tool} not found (apt-get install {package})"),
-        );
-    }
-    found
-}
-
 /// Fail `test` when the binary under test runs under an emulator: it needs the native one
 /// (strace injection). `scripts/cross-test.sh` does not run such tests under qemu and lists
 /// them as not run; reaching this there means its list is out of date.

@@ -6,7 +6,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,9 +163,4 @@ pub fn nth_of_its_kind(calls: &[Call], i: usize) -> usize {
         .iter()
         .filter(|c| c.name == calls[i].name)
         .count()
-}
-
-/// Whether `p` is the directory `dir` (strace prints the resolved path).
-pub fn is_dir_path(p: &str, dir: &Path) -> bool {
-    Path::new(p) == dir
 }
