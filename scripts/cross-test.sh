@@ -10,8 +10,20 @@ cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info --test path_safety)
+# Tests that need the native binary (strace cannot inject into a qemu-user guest): not run
+# here, and said so; each fails if it runs under an emulator (tests/common/skip.rs), so this
+# list cannot silently fall behind.
+NATIVE_ONLY=(
+    error_injection_leaves_old_or_new_never_partial
+    sigkill_at_every_write_fsync_rename_recovers
+    specific_faults_exit_74_with_one_line
+    no_file_syscall_names_a_path_outside_the_root
+    sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal
+)
+skip_args=()
+for t in "${NATIVE_ONLY[@]}"; do skip_args+=(--skip "$t"); done
 report=dist/cross-test.tsv
-printf 'qnap_arch\trunner\tresult\tseconds\n' >"$report"
+printf 'qnap_arch\trunner\tresult\tseconds\tnot_run\n' >"$report"
 fail=0
 # shellcheck source=cross/targets.sh
 source cross/targets.sh
@@ -38,13 +50,20 @@ while IFS=$'\t' read -r arch _target _link qemu cpu ebytes _models; do
         fail=1
     fi
     t0=$(date +%s)
-    if QRESCUE_BIN="$bin" QRESCUE_RUNNER="$runner" cargo test --locked "${tests[@]}"; then
+    not_run=0
+    if [[ -n "$runner" ]]; then
+        not_run=${#NATIVE_ONLY[@]}
+        for t in "${NATIVE_ONLY[@]}"; do echo "NOT RUN under $runner (needs the native binary): $t"; done
+    fi
+    run_skips=()
+    [[ -n "$runner" ]] && run_skips=("${skip_args[@]}")
+    if QRESCUE_BIN="$bin" QRESCUE_RUNNER="$runner" cargo test --locked "${tests[@]}" -- "${run_skips[@]}"; then
         result=pass
     else
         result=FAIL
         fail=1
     fi
-    printf '%s\t%s\t%s\t%s\n' "$arch" "${runner:-native}" "$result" "$(($(date +%s) - t0))" >>"$report"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$arch" "${runner:-native}" "$result" "$(($(date +%s) - t0))" "$not_run" >>"$report"
 done < <(cross_rows "$@")
 column -t -s $'\t' "$report"
 exit $fail

@@ -188,10 +188,8 @@ fn sweep(trace: &str, fault: &str, sc: Scenario) -> (usize, usize) {
 
 #[test]
 fn error_injection_leaves_old_or_new_never_partial() {
-    if !common::native() || !have_strace() {
-        eprintln!("skipped: strace injection needs the native binary");
-        return;
-    }
+    common::skip::require_native("error_injection_leaves_old_or_new_never_partial");
+    have_strace();
     let mut report = Vec::new();
     let mut total = 0;
     for (trace, fault) in [
@@ -217,10 +215,8 @@ fn error_injection_leaves_old_or_new_never_partial() {
 
 #[test]
 fn sigkill_at_every_write_fsync_rename_recovers() {
-    if !common::native() || !have_strace() {
-        eprintln!("skipped: strace injection needs the native binary");
-        return;
-    }
+    common::skip::require_native("sigkill_at_every_write_fsync_rename_recovers");
+    have_strace();
     let mut total = 0;
     // linkat/unlinkat: the scratch file linked to `NAME+`, `NAME-`, the intent record.
     for trace in [
@@ -244,9 +240,8 @@ fn sigkill_at_every_write_fsync_rename_recovers() {
 
 #[test]
 fn specific_faults_exit_74_with_one_line() {
-    if !common::native() || !have_strace() {
-        return;
-    }
+    common::skip::require_native("specific_faults_exit_74_with_one_line");
+    have_strace();
     for (inject, trace) in [
         ("write:error=ENOSPC:when=1", "write"),
         ("fsync:error=EIO:when=1", "fsync"),

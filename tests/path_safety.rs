@@ -133,10 +133,7 @@ fn state_dir_or_backups_dir_as_symlink_to_slash_is_refused() {
 
 #[test]
 fn no_file_syscall_names_a_path_outside_the_root() {
-    if !common::native() {
-        eprintln!("skipped: strace needs the native binary");
-        return;
-    }
+    common::skip::require_native("no_file_syscall_names_a_path_outside_the_root");
     let f = Fixture::new(Layout::Qts4);
     let log = tempfile::NamedTempFile::new().unwrap();
     let o = {

@@ -252,6 +252,17 @@ fn race(writers: &[Writer], rounds: usize) {
 
 #[test]
 fn qrescue_and_shadow_utils_at_once_lose_nothing() {
+    if !common::skip::tools(
+        "qrescue_and_shadow_utils_at_once_lose_nothing",
+        &[
+            ("chpasswd", "passwd"),
+            ("useradd", "passwd"),
+            ("python3", "python3"),
+            ("busybox", "busybox-static"),
+        ],
+    ) {
+        return;
+    }
     which("chpasswd");
     which("useradd");
     // Both take lckpwdf and commonio's NAME.lock.
@@ -268,6 +279,12 @@ fn qrescue_and_shadow_utils_at_once_lose_nothing() {
 
 #[test]
 fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
+    if !common::skip::tools(
+        "qrescue_and_busybox_passwd_at_once_lose_nothing",
+        &[("busybox", "busybox-static"), ("python3", "python3")],
+    ) {
+        return;
+    }
     // busybox (QNAP's own passwd) locks nothing but NAME+ (O_EXCL): qrescue holds every
     // NAME+ before it commits and re-reads under them.
     race(
@@ -284,10 +301,19 @@ fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
 
 #[test]
 fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
-    if !common::native() {
-        eprintln!("skipped: strace injection needs the native binary");
+    if !common::skip::tools(
+        "a_killed_qrescue_does_not_block_shadow_utils_or_itself",
+        &[
+            ("strace", "strace"),
+            ("chpasswd", "passwd"),
+            ("useradd", "passwd"),
+            ("python3", "python3"),
+            ("busybox", "busybox-static"),
+        ],
+    ) {
         return;
     }
+    common::skip::require_native("a_killed_qrescue_does_not_block_shadow_utils_or_itself");
     which("strace");
     which("chpasswd");
     let dir = make_root();
@@ -337,4 +363,179 @@ fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
         field(&shadow, "carol", 1).unwrap(),
         "after-kill"
     ));
+}
+
+/// The interleaving the re-read under `NAME+` exists for, forced rather than hoped for:
+/// qrescue is stopped (SIGSTOP from strace) after it has read the stores and before it
+/// creates its first `NAME+`; a busybox `passwd` runs to completion in that window; then
+/// qrescue goes on. Busybox's change must survive, and qrescue's must be in force too.
+#[test]
+fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
+    if !common::skip::tools(
+        "busybox_passwd_between_our_read_and_our_staging_is_not_lost",
+        &[
+            ("strace", "strace"),
+            ("busybox", "busybox-static"),
+            ("python3", "python3"),
+            ("chroot", "coreutils"),
+        ],
+    ) {
+        return;
+    }
+    common::skip::require_native("busybox_passwd_between_our_read_and_our_staging_is_not_lost");
+    which("python3");
+    let args = |r: &Path| -> Vec<std::ffi::OsString> {
+        vec![
+            "--root".into(),
+            r.as_os_str().to_owned(),
+            "passwd".into(),
+            "admin".into(),
+            "--password-stdin".into(),
+        ]
+    };
+    let stdin = format!("{}\n", password("admin", 0));
+    // Dry run on an identical root: the last fsync before the first NAME+ is created (the
+    // intent record's directory) is where the reads are done and no NAME+ is held yet.
+    let dry = make_root();
+    let dry_args = args(dry.path());
+    let refs: Vec<&std::ffi::OsStr> = dry_args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace("openat,fsync", &refs, stdin.as_bytes());
+    assert!(ok("dry run", &o));
+    let first_temp = calls
+        .iter()
+        .position(|c| c.name == "openat" && c.first_string().is_some_and(|s| s.ends_with('+')))
+        .expect("qrescue creates NAME+");
+    let sync = calls[..first_temp]
+        .iter()
+        .rposition(|c| c.name == "fsync")
+        .expect("an fsync before NAME+");
+    assert!(
+        calls[..sync]
+            .iter()
+            .any(|c| c.name == "openat" && c.first_string() == Some("shadow")),
+        "shadow is read before the stop point"
+    );
+    let when = common::trace::nth_of_its_kind(&calls, sync);
+
+    let dir = make_root();
+    let r = dir.path();
+    let real_args = args(r);
+    let refs: Vec<&std::ffi::OsStr> = real_args.iter().map(|s| s.as_os_str()).collect();
+    let o = common::trace::run_stopped_at("fsync", when, &refs, stdin.as_bytes(), || {
+        let (mut c, input) = BUSYBOX_PASSWD.1(r, 7);
+        let b = run_with_stdin(&mut c, input.as_bytes());
+        assert!(
+            ok("busybox passwd while qrescue is stopped", &b),
+            "busybox must get through while qrescue holds no NAME+"
+        );
+        let shadow = std::fs::read_to_string(r.join("etc/shadow")).unwrap();
+        assert!(crypt_matches(
+            field(&shadow, "dave", 1).unwrap(),
+            &password("dave", 7)
+        ));
+    });
+    assert!(ok("qrescue after the stop", &o));
+    let shadow = std::fs::read_to_string(r.join("etc/shadow")).unwrap();
+    assert!(
+        crypt_matches(field(&shadow, "dave", 1).unwrap(), &password("dave", 7)),
+        "busybox's change, made between qrescue's read and its staging, was lost"
+    );
+    assert!(
+        crypt_matches(field(&shadow, "admin", 1).unwrap(), &password("admin", 0)),
+        "qrescue's own change is not in force"
+    );
+}
+
+/// The same stop point (qrescue has read every store and holds lckpwdf and the NAME.lock
+/// files, but no NAME+ yet), with shadow-utils' `chpasswd -R` started in that window: it
+/// takes the same locks, so it must not write while qrescue holds them; it either waits or
+/// gives up with "cannot lock". Afterwards both changes that got through are in force.
+#[test]
+fn chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses() {
+    if !common::skip::tools(
+        "chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses",
+        &[
+            ("strace", "strace"),
+            ("chpasswd", "passwd"),
+            ("busybox", "busybox-static"),
+            ("python3", "python3"),
+        ],
+    ) {
+        return;
+    }
+    common::skip::require_native("chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses");
+    let args = |r: &Path| -> Vec<std::ffi::OsString> {
+        vec![
+            "--root".into(),
+            r.as_os_str().to_owned(),
+            "passwd".into(),
+            "admin".into(),
+            "--password-stdin".into(),
+        ]
+    };
+    let stdin = format!("{}\n", password("admin", 1));
+    let dry = make_root();
+    let dry_args = args(dry.path());
+    let refs: Vec<&std::ffi::OsStr> = dry_args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace("openat,fsync", &refs, stdin.as_bytes());
+    assert!(ok("dry run", &o));
+    let first_temp = calls
+        .iter()
+        .position(|c| c.name == "openat" && c.first_string().is_some_and(|s| s.ends_with('+')))
+        .expect("qrescue creates NAME+");
+    let sync = calls[..first_temp]
+        .iter()
+        .rposition(|c| c.name == "fsync")
+        .expect("an fsync before NAME+");
+    let when = common::trace::nth_of_its_kind(&calls, sync);
+
+    let dir = make_root();
+    let r = dir.path().to_path_buf();
+    let real_args = args(&r);
+    let refs: Vec<&std::ffi::OsStr> = real_args.iter().map(|s| s.as_os_str()).collect();
+    let mut peer = None;
+    let o = common::trace::run_stopped_at("fsync", when, &refs, stdin.as_bytes(), || {
+        let before = std::fs::read(r.join("etc/shadow")).unwrap();
+        let (mut c, input) = CHPASSWD.1(&r, 1);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("chpasswd");
+        {
+            use std::io::Write;
+            let mut si = child.stdin.take().unwrap();
+            si.write_all(input.as_bytes()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(
+            std::fs::read(r.join("etc/shadow")).unwrap() == before,
+            "chpasswd wrote shadow while qrescue held lckpwdf and shadow.lock"
+        );
+        peer = Some(child);
+    });
+    assert!(ok("qrescue after the stop", &o));
+    let p = common::wait::output_within(
+        peer.unwrap(),
+        std::time::Duration::from_secs(120),
+        "chpasswd",
+    );
+    let shadow = std::fs::read_to_string(r.join("etc/shadow")).unwrap();
+    assert!(
+        crypt_matches(field(&shadow, "admin", 1).unwrap(), &password("admin", 1)),
+        "qrescue's change is not in force"
+    );
+    let carol = field(&shadow, "carol", 1).unwrap();
+    if p.status.success() {
+        assert!(
+            crypt_matches(carol, &password("carol", 1)),
+            "chpasswd succeeded but its change was lost"
+        );
+    } else {
+        let err = String::from_utf8_lossy(&p.stderr);
+        assert!(
+            err.contains("lock"),
+            "chpasswd failed for another reason: {err}"
+        );
+        assert_eq!(carol, "*", "a refused chpasswd changed carol");
+    }
 }

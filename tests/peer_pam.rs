@@ -48,6 +48,12 @@ fn pam_ok(passwd: &Path, shadow: &Path, password: &str) -> bool {
 
 #[test]
 fn pam_unix_authenticates_every_scheme_qrescue_writes() {
+    if !common::skip::tools(
+        "pam_unix_authenticates_every_scheme_qrescue_writes",
+        &[("pamtester", "pamtester"), ("unshare", "util-linux")],
+    ) {
+        return;
+    }
     for (layout, scheme) in [
         (Layout::Qts5, None),
         (Layout::Qts5, Some("sha256")),

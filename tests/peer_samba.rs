@@ -151,6 +151,12 @@ impl Smbd {
 
 #[test]
 fn smbd_accepts_the_new_password_and_after_restore_the_old_one() {
+    if !common::skip::tools(
+        "smbd_accepts_the_new_password_and_after_restore_the_old_one",
+        &[("smbd", "samba"), ("smbclient", "smbclient")],
+    ) {
+        return;
+    }
     for layout in [Layout::Qts5, Layout::Qts4] {
         let f = Fixture::new(layout);
         let smbd = start_smbd(&f.path("/mnt/HDA_ROOT/.config/smbpasswd"));

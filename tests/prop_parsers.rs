@@ -43,6 +43,199 @@ fn colon_file() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A shadow entry as real files hold them: a user name, a hash of any scheme (or a lock
+/// marker), the ageing fields empty or numbers, the reserved field, sometimes a CRLF end.
+fn shadow_entry() -> impl Strategy<Value = String> {
+    let num = prop_oneof![
+        Just(String::new()),
+        (0u64..100_000).prop_map(|n| n.to_string())
+    ];
+    (
+        "[a-z_][a-z0-9_.-]{0,12}",
+        prop_oneof![
+            "\\$6\\$[a-zA-Z0-9./]{1,16}\\$[a-zA-Z0-9./]{86}",
+            "\\$1\\$[a-zA-Z0-9./]{0,8}\\$[a-zA-Z0-9./]{22}",
+            "!{0,2}\\$5\\$[a-zA-Z0-9./]{8}\\$[a-zA-Z0-9./]{43}",
+            "[a-zA-Z0-9./]{13}",
+            Just("*".to_string()),
+            Just("!".to_string()),
+            Just(String::new()),
+        ],
+        proptest::collection::vec(num, 6),
+        prop_oneof![Just(String::new()), "[0-9a-z]{1,4}".prop_map(|s| s)],
+    )
+        .prop_map(|(name, hash, n, reserved)| format!("{name}:{hash}:{}:{reserved}", n.join(":")))
+}
+
+/// An smbpasswd entry as Samba writes it: uid, LM and NT hashes (hex, `X`s or
+/// `NO PASSWORD`), an 11-character flag bracket, `LCT-` and 8 hex digits, final `:`.
+fn smbpasswd_entry() -> impl Strategy<Value = String> {
+    let hash = prop_oneof![
+        "[0-9A-F]{32}",
+        Just("X".repeat(32)),
+        Just(format!("NO PASSWORD{}", "X".repeat(21))),
+    ];
+    (
+        "[a-z_][a-z0-9_.-]{0,12}\\$?",
+        0u32..100_000,
+        hash.clone(),
+        hash,
+        "[NDUWXHLI]{1,5}",
+        "[0-9A-F]{8}",
+    )
+        .prop_map(|(name, uid, lm, nt, flags, lct)| {
+            format!("{name}:{uid}:{lm}:{nt}:[{flags:<11}]:LCT-{lct}:")
+        })
+}
+
+/// A whole file: mostly well-formed `entry` lines, with comments, blank and broken lines
+/// between them (the shapes the edit must carry through untouched).
+fn file_of(entry: impl Strategy<Value = String>) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            12 => entry.prop_map(String::into_bytes),
+            1 => "# [ -~]{0,30}".prop_map(String::into_bytes),
+            1 => Just(Vec::new()),
+            1 => "[a-z:0-9 ]{0,30}".prop_map(String::into_bytes),
+        ],
+        1..12,
+    )
+    .prop_map(|lines| {
+        let mut v = lines.join(&b'\n');
+        v.push(b'\n');
+        v
+    })
+}
+
+/// Run `check` on generated (file, parameters) cases; returns (lines, lines that parsed
+/// as entries), so a test can prove its generator feeds the edit real entries.
+fn run_counting<P: std::fmt::Debug>(
+    cases: impl Strategy<Value = (Vec<u8>, P)>,
+    parses: impl Fn(&colon::Line<'_>) -> bool,
+    check: impl Fn(&[u8], &P) -> Result<(), TestCaseError>,
+) -> (usize, usize) {
+    let counts = std::cell::Cell::new((0usize, 0usize));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::default());
+    runner
+        .run(&cases, |(bytes, p)| {
+            let (mut lines, mut ok) = counts.get();
+            for l in colon::lines(&bytes) {
+                lines += 1;
+                ok += usize::from(parses(&l));
+            }
+            counts.set((lines, ok));
+            check(&bytes, &p)
+        })
+        .unwrap();
+    counts.get()
+}
+
+fn shadow_edit_is_lossless(bytes: &[u8], hash: &str, today: u64) -> Result<(), TestCaseError> {
+    for l in colon::lines(bytes) {
+        let Ok(before) = shadow::parse(&l) else {
+            continue;
+        };
+        if before.name.contains(['\r']) {
+            continue;
+        }
+        let new_line = shadow::with_hash(&l, hash.as_bytes(), today);
+        let out = colon::replace_line(bytes, &l.span, &new_line);
+        // Every other byte of the file is untouched.
+        prop_assert_eq!(&out[..l.span.start], &bytes[..l.span.start]);
+        prop_assert_eq!(&out[l.span.start + new_line.len()..], &bytes[l.span.end..]);
+        let edited = colon::lines(&out).nth(l.number - 1).unwrap();
+        let after = shadow::parse(&edited).unwrap();
+        prop_assert_eq!(&after.hash, hash);
+        prop_assert_eq!(after.last_change, Some(today));
+        prop_assert_eq!(&after.name, &before.name);
+        prop_assert_eq!(after.expire, before.expire);
+        let (bf, af) = (l.fields(), edited.fields());
+        prop_assert_eq!(
+            &bf[3..],
+            &af[3..],
+            "min/max/warn/inactive/expire/reserved kept"
+        );
+    }
+    Ok(())
+}
+
+fn smbpasswd_edit_is_lossless(bytes: &[u8], nt: &str, now: u64) -> Result<(), TestCaseError> {
+    for l in colon::lines(bytes) {
+        let Ok(before) = smbpasswd::parse(&l) else {
+            continue;
+        };
+        let new_line = smbpasswd::with_nt_hash(&l, nt, now);
+        let out = colon::replace_line(bytes, &l.span, &new_line);
+        prop_assert_eq!(&out[..l.span.start], &bytes[..l.span.start]);
+        prop_assert_eq!(&out[l.span.start + new_line.len()..], &bytes[l.span.end..]);
+        let edited = colon::lines(&out).nth(l.number - 1).unwrap();
+        let after = smbpasswd::parse(&edited).unwrap();
+        prop_assert_eq!(&after.name, &before.name);
+        prop_assert_eq!(after.uid, before.uid);
+        prop_assert_eq!(after.nt_hash.as_deref(), Some(nt));
+        prop_assert!(!after.no_password());
+        prop_assert_eq!(after.last_change, Some(now & 0xffff_ffff));
+        let keep = |f: &str| f.chars().filter(|&c| c != 'N').collect::<String>();
+        // Every flag but N kept; a bracket left empty becomes [U] (a normal user), as
+        // smbpasswd itself writes it.
+        let mut expected = keep(&before.flags).trim().to_string();
+        if expected.is_empty() {
+            expected.push('U');
+        }
+        let got = keep(&after.flags);
+        prop_assert_eq!(got.trim(), expected.as_str(), "other flags kept");
+        let (bf, af) = (l.fields(), edited.fields());
+        prop_assert_eq!(&bf[..2], &af[..2], "name and uid bytes kept");
+        prop_assert_eq!(&bf[6..], &af[6..], "trailing field kept");
+    }
+    Ok(())
+}
+
+/// The share of generated lines that must be real entries, so the edit properties check
+/// edits and not only the "not an entry, skipped" path.
+const MIN_ENTRY_SHARE: f64 = 0.70;
+
+fn assert_share(what: &str, (lines, ok): (usize, usize)) {
+    let share = ok as f64 / lines.max(1) as f64;
+    eprintln!(
+        "{what}: {ok} of {lines} generated lines parse ({:.0} %)",
+        share * 100.0
+    );
+    assert!(
+        share >= MIN_ENTRY_SHARE,
+        "{what}: only {ok} of {lines} generated lines parse: the edit property would test little"
+    );
+}
+
+#[test]
+fn shadow_edit_on_realistic_files_is_lossless() {
+    let counts = run_counting(
+        (
+            file_of(shadow_entry()),
+            (
+                "\\$6\\$[a-zA-Z0-9./]{1,16}\\$[a-zA-Z0-9./]{86}",
+                0u64..100_000,
+            ),
+        ),
+        |l| shadow::parse(l).is_ok(),
+        |bytes, (hash, today)| shadow_edit_is_lossless(bytes, hash, *today),
+    );
+    assert_share("shadow", counts);
+}
+
+#[test]
+fn smbpasswd_edit_on_realistic_files_is_lossless() {
+    let counts = run_counting(
+        (
+            file_of(smbpasswd_entry()),
+            ("[0-9A-F]{32}", 0u64..4_000_000_000),
+        ),
+        |l| smbpasswd::parse(l).is_ok(),
+        |bytes, (nt, now)| smbpasswd_edit_is_lossless(bytes, nt, *now),
+    );
+    assert_share("smbpasswd", counts);
+}
+
 proptest! {
     #[test]
     fn colon_lines_cover_the_file(bytes in colon_file()) {

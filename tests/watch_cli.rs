@@ -285,7 +285,7 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
         hook_out.display()
     );
     let fifo_s = fifo.to_str().unwrap().to_string();
-    let child = spawn_watch(
+    let mut child = spawn_watch(
         &f,
         &[
             "--replay",
@@ -300,7 +300,7 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
         ],
         Some(&sock_path),
     );
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut w = common::wait::open_fifo_writer(&fifo, &mut child, Duration::from_secs(20));
     let start = Instant::now();
     let now_ms = || 5_000 + start.elapsed().as_millis() as u64;
     w.write_all(&edge(b, now_ms(), KEY_RESTART, 1)).unwrap();
@@ -314,7 +314,7 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
     std::thread::sleep(Duration::from_millis(100));
     w.write_all(&edge(b, now_ms(), KEY_RESTART, 0)).unwrap();
     drop(w); // EOF: the watcher ends
-    let o = child.wait_with_output().unwrap();
+    let o = common::wait::output_within(child, Duration::from_secs(20), "watch at EOF");
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -370,8 +370,8 @@ fn sigterm_while_held_records_unfinished_and_exits_0() {
     let fifo = f.path("/button.fifo");
     mkfifo(&fifo);
     let fifo_s = fifo.to_str().unwrap().to_string();
-    let child = spawn_watch(&f, &["--replay", &fifo_s, "--foreground"], None);
-    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut child = spawn_watch(&f, &["--replay", &fifo_s, "--foreground"], None);
+    let mut w = common::wait::open_fifo_writer(&fifo, &mut child, Duration::from_secs(20));
     w.write_all(&edge(b, 1000, KEY_RESTART, 1)).unwrap();
     std::thread::sleep(Duration::from_millis(700));
     let pid = child.id();
@@ -380,7 +380,7 @@ fn sigterm_while_held_records_unfinished_and_exits_0() {
         .status()
         .unwrap();
     assert!(st.success());
-    let o = child.wait_with_output().unwrap();
+    let o = common::wait::output_within(child, Duration::from_secs(20), "watch after SIGTERM");
     drop(w);
     assert_eq!(
         o.status.code(),
@@ -398,14 +398,12 @@ fn sigterm_while_held_records_unfinished_and_exits_0() {
 
 #[test]
 fn no_source_found_says_so_and_waits_until_stopped() {
-    if Path::new("/dev/input").exists()
-        && std::fs::read_dir("/dev/input").is_ok_and(|mut d| d.next().is_some())
-    {
-        eprintln!("skipped: this machine has input devices");
-        return;
-    }
     let f = Fixture::new(Layout::Qts5);
-    let mut child = spawn_watch(&f, &["--foreground"], None);
+    // An empty device directory (hidden option), so the host's own /dev/input is irrelevant.
+    let input = f.path("/no-input-devices");
+    std::fs::create_dir(&input).unwrap();
+    let input_s = input.to_str().unwrap().to_string();
+    let mut child = spawn_watch(&f, &["--foreground", "--input-dir", &input_s], None);
     let mut err = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -420,7 +418,8 @@ fn no_source_found_says_so_and_waits_until_stopped() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let st = child.wait().unwrap();
+    let st =
+        common::wait::output_within(child, Duration::from_secs(20), "watch after SIGTERM").status;
     assert_eq!(st.code(), Some(0));
     let text = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(text.contains("no reset-button source found"), "{text}");
@@ -459,10 +458,9 @@ fn bad_options_are_one_line_exit_2_and_change_nothing() {
 
 #[test]
 fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
-    if !common::native() {
-        eprintln!("skipped: strace injection needs the native binary");
-        return;
-    }
+    common::skip::require_native(
+        "sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal",
+    );
     let b = event_bytes();
     let mut bytes = Vec::new();
     for i in 0..4 {

@@ -11,6 +11,12 @@
       Writes the package: header script (padded to a multiple of 512 bytes) | control.tar |
       data.tar.gz | 100-byte trailer. The layout and where it comes from (QDK's qbuild and
       qpkg_encrypt.c) are described in docs/qpkg-format.md.
+  qpkgtool.py qdk-read PKG [--extract DIR]
+      Reads PKG the way QDK's qbuild does (docs/qpkg-format.md, "How QDK reads a package"):
+      the content size from the header's script_len/offset lines, the name and version
+      through the control line that "qbuild --query" rewrites, the 100-byte tail; with
+      --extract, the control files and data.tar.gz as "qbuild --extract" gets them. Prints
+      key=value lines; exits 1 when QDK would not recognise the package.
 
 Everything is a pure function of the inputs: the same inputs give the same bytes.
 """
@@ -308,6 +314,123 @@ def cmd_assemble(args):
           f"trailer={TRAILER_LEN} total={len(package)}")
 
 
+# ---------------------------------------------------------------------------------------
+# Reading a package the way QDK's qbuild does (docs/qpkg-format.md, section 2, "How QDK
+# reads a package"). The rules are restated from qbuild's behaviour, with its line numbers;
+# the commands built here are run by /bin/sh, as qbuild evals its own.
+
+QDK_TAIL_FLAG = "QNAPQPKG"
+
+
+def qdk_header_lines(pkg):
+    """The lines qbuild's readers look at: from line 1 to the first line that begins with
+    "exit 1" (its sed ranges "1,/^exit 1/" ending in "q": qbuild:171-177, 1465-1472,
+    1482-1501). None when no line begins with "exit 1"."""
+    with open(pkg, "rb") as f:
+        data = f.read()
+    lines = []
+    for raw in data.split(b"\n"):
+        line = raw.decode("latin-1")
+        lines.append(line)
+        if line.startswith("exit 1"):
+            return lines
+    return None
+
+
+def _sh(script):
+    import subprocess
+    r = subprocess.run(["/bin/sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return r.stdout.decode("latin-1")
+
+
+def qdk_content_size(lines):
+    """get_content_size (qbuild:167-179): the lines that begin with "script_len" or
+    "offset", in order, each ended by ";", then "echo $offset"."""
+    keep = [line + ";" for line in lines if line.startswith(("script_len", "offset"))]
+    return _sh("\n".join(keep) + "\necho $offset").strip()
+
+
+# The control line as "qbuild --query" finds it (qbuild:1490-1501): `if="${0}"` (or
+# unquoted `if=${0}`), a space, then anything up to "v -C " (the tar verbose flag right
+# before -C; "xzv -C" too). Greedy, as sed's BRE is.
+_QUERY = [re.compile(r'if="\$\{0\}" (.*)(xz?)v -C .*'), re.compile(r"if=\$\{0\} (.*)(xz?)v -C .*")]
+# "qbuild --extract" (qbuild:1462-1472): the line up to " -C" gets the target directory;
+# a dd line with "of" has everything from "||" cut.
+_EXTRACT = [
+    (re.compile(r'if="\$\{0\}" (.* -C) .*'), "dir"),
+    (re.compile(r'if="\$\{0\}" (.* of.*) \|\|.*'), "of"),
+    (re.compile(r"if=\$\{0\} (.* -C) .*"), "dir"),
+    (re.compile(r"if=\$\{0\} (.* of.*) \|\|.*"), "of"),
+]
+
+
+def qdk_query(lines, pkg, member="qpkg.cfg"):
+    """qbuild --query: rewrite the control line to print MEMBER of control.tar.gz, keep the
+    script_len line (with ";"), run them, keep the QPKG_/QDK_ lines (qbuild:1500-1507)."""
+    import shlex
+    out = []
+    for line in lines:
+        for rx in _QUERY:
+            m = rx.search(line)
+            if m:
+                out.append(line[: m.start()] + f"2>/dev/null if={shlex.quote(pkg)} {m.group(1)}{m.group(2)} -O --no-anchor {member}")
+                break
+        if line.startswith("script_len"):
+            out.append(line + ";")
+    if not any(" -O --no-anchor " in line for line in out):
+        return {}
+    cfg = [line for line in _sh("\n".join(out)).splitlines() if line.startswith(("QPKG_", "QDK_"))]
+    values = _sh("\n".join(cfg) + '\nprintf "%s\\n%s\\n" "$QPKG_NAME" "$QPKG_VER"').split("\n")
+    return {"name": values[0], "version": values[1] if len(values) > 1 else ""}
+
+
+def qdk_extract(lines, pkg, directory):
+    """qbuild --extract: the rewritten dd lines and the script_len/offset lines, in header
+    order, run with _EXTRACT_DIR set to DIRECTORY (qbuild:1462-1475)."""
+    import shlex
+    d = shlex.quote(directory)
+    out = [f"_EXTRACT_DIR={d};"]
+    for line in lines:
+        for rx, kind in _EXTRACT:
+            m = rx.search(line)
+            if m:
+                tail = f" {d} >/dev/null;" if kind == "dir" else ";"
+                out.append(line[: m.start()] + f"2>/dev/null if={shlex.quote(pkg)} {m.group(1)}{tail}")
+                break
+        if line.startswith(("script_len", "offset")):
+            out.append(line + ";")
+    os.makedirs(directory, exist_ok=True)
+    _sh(f"cd {d} && " + "\n".join(out))
+
+
+def qdk_tail(pkg):
+    """add_qpkg_tail (qbuild:1085-1107): model(10), 50 bytes (the checksum is written into
+    bytes 40-49 later, qpkg_encrypt), name(20), version(10), flag "QNAPQPKG  "(10)."""
+    with open(pkg, "rb") as f:
+        f.seek(-TRAILER_LEN, os.SEEK_END)
+        t = f.read(TRAILER_LEN).decode("latin-1")
+    return {"name": t[60:80].rstrip(" "), "version": t[80:90].rstrip(" "), "flag": t[90:100].rstrip(" ")}
+
+
+def cmd_qdk_read(args):
+    lines = qdk_header_lines(args.pkg)
+    if lines is None:
+        print("header: no line begins with 'exit 1': QDK does not see a header")
+        sys.exit(1)
+    q = qdk_query(lines, args.pkg)
+    t = qdk_tail(args.pkg)
+    print(f"content_size={qdk_content_size(lines)}")
+    print(f"query_name={q.get('name', '')}")
+    print(f"query_version={q.get('version', '')}")
+    print(f"tail_name={t['name']}")
+    print(f"tail_version={t['version']}")
+    print(f"tail_flag={t['flag']}")
+    if args.extract:
+        qdk_extract(lines, args.pkg, args.extract)
+    if not q.get("name") or not q.get("version") or t["flag"] != QDK_TAIL_FLAG:
+        sys.exit(1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -323,6 +446,10 @@ def main():
     for opt in ("--header", "--control", "--data", "--name", "--display-name", "--version", "--arch", "--out"):
         p.add_argument(opt, required=True)
     p.set_defaults(func=cmd_assemble)
+    p = sub.add_parser("qdk-read")
+    p.add_argument("pkg")
+    p.add_argument("--extract", metavar="DIR")
+    p.set_defaults(func=cmd_qdk_read)
     args = parser.parse_args()
     args.func(args)
 

@@ -4,9 +4,11 @@
 # App Center runs start/stop/restart; the uninstaller runs "stop" and then "remove".
 #
 #   start    recreate /usr/bin/qrescue (QTS's /usr/bin is a RAM disk) and start the
-#            reset-button watcher: qrescue watch --foreground $WATCH_ARGS
+#            reset-button watcher: qrescue watch --foreground $WATCH_ARGS; a disabled
+#            app is not started: the message names the command that enables it, exit 1
+#            (as QDK's template does)
 #   stop     SIGTERM to the watcher, wait up to 10 s (then SIGKILL)
-#   restart  stop, then start
+#   restart  stop, then start; a disabled app: nothing is stopped, exit 1
 #   status   "running (pid N)" with exit 0, or "stopped" with exit 3
 #   link     recreate /usr/bin/qrescue and the optional man page / completion links
 #   remove   stop, then delete those links (the package is being removed)
@@ -182,12 +184,24 @@ do_unlink() {
 	done
 }
 
+# enabled: the app is enabled in App Center ([qrescue] Enable = TRUE), as QDK's template
+# reads it (getcfg ... Enable -u -d FALSE).
+enabled() {
+	[ "$(/sbin/getcfg "$QPKG_NAME" Enable -u -d FALSE -f "$QPKG_CONF" 2>/dev/null)" = TRUE ]
+}
+
+# refuse_disabled: what start and restart of a disabled app do (QDK's template: a message
+# and exit 1), with the command that enables it.
+refuse_disabled() {
+	echo "$QPKG_NAME is disabled: not starting. Enable it in App Center, or run: qpkg_service enable $QPKG_NAME"
+	return 1
+}
+
 do_start() {
-	enabled=$(/sbin/getcfg "$QPKG_NAME" Enable -u -d FALSE -f "$QPKG_CONF" 2>/dev/null)
-	if [ "$enabled" != TRUE ]; then
-		echo "$QPKG_NAME is disabled in App Center: not starting (the command stays at $BIN)."
-		return 0
-	fi
+	enabled || {
+		refuse_disabled
+		return 1
+	}
 	if [ ! -x "$BIN" ]; then
 		say 2 "cannot start: $BIN is missing"
 		return 1
@@ -258,8 +272,13 @@ case "$1" in
 start) do_start ;;
 stop) do_stop ;;
 restart)
-	do_stop
-	do_start
+	# A disabled app is neither stopped nor started (a watcher started by hand stays).
+	if enabled; then
+		do_stop
+		do_start
+	else
+		refuse_disabled
+	fi
 	;;
 status) do_status ;;
 link) do_link ;;

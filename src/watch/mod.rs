@@ -75,6 +75,10 @@ pub struct WatchArgs {
     /// Rotate the journal when it would exceed this size
     #[arg(long, value_name = "BYTES", default_value_t = journal::DEFAULT_MAX_BYTES, hide = true)]
     pub journal_max_bytes: u64,
+    /// Where auto-detection looks for input devices (tests point it at an empty directory,
+    /// so they do not depend on the host's devices)
+    #[arg(long, value_name = "DIR", default_value = INPUT_DIR, hide = true)]
+    pub input_dir: PathBuf,
 }
 
 /// Key names the reset button is known to use (include/uapi/linux/input-event-codes.h).
@@ -129,8 +133,8 @@ fn open_source(c: &Choice, key: u16, debounce_ms: u64) -> Result<Box<dyn Source>
 
 /// Auto-detection: an input device reporting the key, then a free GPIO line named like a
 /// reset button.
-fn detect(key: u16) -> Option<Choice> {
-    if let Some((p, name)) = evdev::find(Path::new(INPUT_DIR), key) {
+fn detect(key: u16, input_dir: &Path) -> Option<Choice> {
+    if let Some((p, name)) = evdev::find(input_dir, key) {
         log::info!(
             "found {} ({}) reporting {}",
             p.display(),
@@ -258,7 +262,8 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                         .ok()
                         .map(|s| Box::new(s) as Box<dyn Source>),
                     Some(Choice::Replay(_)) => unreachable!("a replay is opened once"),
-                    None => detect(key).and_then(|c| open_source(&c, key, th.debounce_ms).ok()),
+                    None => detect(key, &args.input_dir)
+                        .and_then(|c| open_source(&c, key, th.debounce_ms).ok()),
                 };
                 match found {
                     Some(s) => s,
@@ -272,7 +277,7 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                                 p.parent().unwrap_or(Path::new("/dev")).to_path_buf()
                             }
                             Some(Choice::Gpio(_)) => PathBuf::from("/dev"),
-                            _ => PathBuf::from(INPUT_DIR),
+                            _ => args.input_dir.clone(),
                         };
                         if !wait_for_change(&dir, &sfd)? {
                             log::info!("watch stopped");

@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 pub mod fixture;
+pub mod skip;
+pub mod trace;
+pub mod wait;
 
 /// The binary under test.
 pub fn bin() -> PathBuf {
@@ -38,7 +41,12 @@ pub fn qrescue() -> Command {
     }
 }
 
-/// Run with `stdin` fed to the process; returns its output.
+/// How long one run may take before the test fails instead of hanging (generous: runs
+/// under qemu-user and strace are slow; a healthy run takes seconds).
+pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Run with `stdin` fed to the process; returns its output. A run that does not end
+/// within [`RUN_LIMIT`] is killed and fails the test.
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -48,7 +56,8 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
         let mut si = child.stdin.take().expect("stdin");
         let _ = si.write_all(stdin);
     }
-    child.wait_with_output().expect("wait qrescue")
+    let what = format!("{:?}", cmd.get_program());
+    wait::output_within(child, RUN_LIMIT, &what)
 }
 
 /// `qrescue --root ROOT passwd USER --password-stdin` with `password` as its one line.
