@@ -57,8 +57,8 @@ fn every_rename_is_followed_by_a_directory_fsync_before_success() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let report = calls
             .iter()
-            .position(is_stdout_write)
-            .expect("success is reported on stdout");
+            .rposition(is_stdout_write)
+            .expect("success is reported on stdout (its last write there)");
         let renames: Vec<usize> = (0..calls.len()).filter(|&i| is_rename(&calls[i])).collect();
         let credential_renames = renames
             .iter()
