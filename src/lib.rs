@@ -18,6 +18,7 @@ pub mod cli;
 pub mod clock;
 pub mod context;
 pub mod error;
+pub mod escape;
 pub mod formats;
 pub mod hash;
 pub mod info;

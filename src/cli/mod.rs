@@ -156,7 +156,11 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "qrescue: {}", e.message);
+            let _ = writeln!(
+                std::io::stderr(),
+                "qrescue: {}",
+                crate::escape::line(&e.message)
+            );
             e.exit.code()
         }
     }

@@ -53,6 +53,16 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             rounds = None;
         }
     }
+    if let Some(r) = info.as_ref().and_then(|i| i.rounds)
+        && r > hash::VERIFY_ROUNDS_MAX
+        && args.rounds.is_none()
+        && scheme != GenScheme::Md5
+    {
+        eprintln!(
+            "qrescue: note: the current hash asks for {r} rounds, above the ceiling of {}: the new one uses the default (--rounds N to choose)",
+            hash::VERIFY_ROUNDS_MAX
+        );
+    }
     if let Some(r) = args.rounds {
         if scheme == GenScheme::Md5 {
             return Err(Error::usage("--rounds applies to sha512/sha256, not md5"));
@@ -108,24 +118,24 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         }))?;
     } else {
         for r in &outcome.recovered {
-            println!("note: {r}");
+            crate::say!("note: {r}");
         }
-        println!(
+        crate::say!(
             "Password of {user} changed ({}) in:",
             describe_scheme(scheme, rounds)
         );
         for c in &outcome.changed {
-            println!("  {c}");
+            crate::say!("  {c}");
         }
         for s in &skipped {
-            println!("note: {s}");
+            crate::say!("note: {s}");
         }
         if let Some(n) = &samba_note {
-            println!("note: {n}");
+            crate::say!("note: {n}");
         }
-        println!("Backup: {backup} (undo with: qrescue restore {backup})");
+        crate::say!("Backup: {backup} (undo with: qrescue restore {backup})");
         if args.random {
-            println!(
+            crate::say!(
                 "New password: {}",
                 String::from_utf8_lossy(password.bytes())
             );
@@ -216,19 +226,19 @@ fn dry_run(
             &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped}),
         )?;
     } else {
-        println!(
+        crate::say!(
             "Dry run: the password of {user} would be set ({}) in:",
             describe_scheme(scheme, rounds)
         );
         for c in &changes {
-            println!("  {}", c["path"].as_str().unwrap_or(""));
-            println!("    - {}", c["old"].as_str().unwrap_or("?"));
-            println!("    + {}", c["new"].as_str().unwrap_or("?"));
+            crate::say!("  {}", c["path"].as_str().unwrap_or(""));
+            crate::say!("    - {}", c["old"].as_str().unwrap_or("?"));
+            crate::say!("    + {}", c["new"].as_str().unwrap_or("?"));
         }
         for s in &skipped {
-            println!("note: {s}");
+            crate::say!("note: {s}");
         }
-        println!("Nothing was changed.");
+        crate::say!("Nothing was changed.");
     }
     Ok(0)
 }

@@ -39,14 +39,14 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
                 &serde_json::json!({"dry_run": true, "id": id, "would_change": differ}),
             )?;
         } else {
-            println!(
+            crate::say!(
                 "Dry run: restoring {id} would change {} file(s):",
                 differ.len()
             );
             for d in &differ {
-                println!("  {d}");
+                crate::say!("  {d}");
             }
-            println!("Nothing was changed.");
+            crate::say!("Nothing was changed.");
         }
         return Ok(0);
     }
@@ -75,17 +75,17 @@ pub fn run(ctx: &Context, id: &str, dry_run: bool) -> Result<i32> {
         )?;
     } else {
         for r in &outcome.recovered {
-            println!("note: {r}");
+            crate::say!("note: {r}");
         }
         if outcome.changed.is_empty() {
-            println!("Nothing to restore: every file already matches backup {id}.");
+            crate::say!("Nothing to restore: every file already matches backup {id}.");
         } else {
-            println!("Restored backup {id} into:");
+            crate::say!("Restored backup {id} into:");
             for c in &outcome.changed {
-                println!("  {c}");
+                crate::say!("  {c}");
             }
             let b = outcome.backup_id.as_deref().unwrap_or("none");
-            println!("The state before the restore is in backup {b}.");
+            crate::say!("The state before the restore is in backup {b}.");
         }
     }
     Ok(0)
