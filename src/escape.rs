@@ -28,6 +28,15 @@ pub fn line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `println!` for human output built from store-derived text: the line goes through
+/// [`line`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::escape::line(&format!($($arg)*)))
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::line;
@@ -39,13 +48,4 @@ mod tests {
         assert_eq!(line("x\ry\n\t\u{7f}\u{9b}"), "x\\ry\\n\\t\\x7f\\x9b");
         assert_eq!(line("Zoë"), "Zoë");
     }
-}
-
-/// `println!` for human output built from store-derived text: the line goes through
-/// [`line`].
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {
-        println!("{}", $crate::escape::line(&format!($($arg)*)))
-    };
 }

@@ -216,7 +216,7 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
                     && r[1..].bytes().all(|b| b.is_ascii_digit()) =>
                 {
                     // Only commonio's `NAME.PID`: the file holds exactly the pid in its name.
-                    let Some(named) = parse_pid(r[1..].as_bytes(), max) else {
+                    let Some(named) = parse_pid(&r.as_bytes()[1..], max) else {
                         continue;
                     };
                     match pid_file(&dir, ename, Some(named), max) {

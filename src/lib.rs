@@ -25,6 +25,7 @@ pub mod info;
 pub mod leftovers;
 pub mod logging;
 pub mod paths;
+pub mod restore_user;
 pub mod secret;
 pub mod stores;
 pub mod sys;
