@@ -5,8 +5,8 @@
 //! A name alone proves nothing: owners keep dated copies such as `shadow.20240101` or
 //! `smbpasswd.2023` beside the stores. A file is only removed when its content shows that
 //! shadow-utils or qrescue wrote it: a lock file is a few bytes holding exactly one pid (the
-//! pid of its name, for `NAME.PID`) within the kernel's pid range, of a process that no
-//! longer exists; a temp file is removed only when it holds nothing the owner could lose
+//! pid of its name, for `NAME.PID`, or nothing: killed before writing it) within the
+//! kernel's pid range, of a process that no longer exists; a temp file is removed only when it holds nothing the owner could lose
 //! (empty, or byte-identical to `NAME` or `NAME-`). `NAME-` is never touched.
 
 use std::fs::File;
@@ -79,7 +79,8 @@ fn open_regular(dir: &OwnedFd, name: &str) -> Option<(File, i64)> {
 }
 
 /// Classify `name` as a commonio lock file: a regular file of a few bytes holding exactly a
-/// decimal pid (a final newline tolerated), `expected` when the name carries one.
+/// decimal pid (a final newline tolerated), `expected` when the name carries one; for
+/// `NAME.PID`, also an empty file (its writer was killed between creating and writing it).
 fn pid_file(dir: &OwnedFd, name: &str, expected: Option<i32>, max: i32) -> PidFile {
     let Some((f, size)) = open_regular(dir, name) else {
         return PidFile::Foreign;
@@ -95,7 +96,8 @@ fn pid_file(dir: &OwnedFd, name: &str, expected: Option<i32>, max: i32) -> PidFi
         return PidFile::Foreign;
     }
     let digits = buf.strip_suffix(b"\n").unwrap_or(&buf);
-    let Some(pid) = parse_pid(digits, max) else {
+    // Empty: created, then killed before the pid was written (an empty file loses nothing).
+    let Some(pid) = parse_pid(digits, max).or(expected.filter(|_| buf.is_empty())) else {
         return PidFile::Foreign;
     };
     if expected.is_some_and(|e| e != pid) {
