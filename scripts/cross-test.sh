@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info --test path_safety)
+tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info --test path_safety --test hostile_stores)
 report=dist/cross-test.tsv
 printf 'qnap_arch\trunner\tresult\tseconds\n' >"$report"
 fail=0
