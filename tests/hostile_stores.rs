@@ -606,7 +606,9 @@ fn restore_user_puts_back_one_account_and_keeps_a_useradd_user() {
         text(&o)
     );
 
-    // Restoring the same account again changes nothing.
+    // Restoring the same account again changes nothing; zed is not in the backup at all.
+    let o = run(&mut q(&f, &["restore", &id, "--user", "zed"]));
+    assert_eq!(code(&o), 67, "{}", text(&o));
     let o = run(&mut q(&f, &["restore", &id, "--user", "admin"]));
     assert!(text(&o).contains("already matches"), "{}", text(&o));
 
@@ -617,4 +619,50 @@ fn restore_user_puts_back_one_account_and_keeps_a_useradd_user() {
     assert!(err.contains("warning") && err.contains("zed"), "{err}");
     assert!(line_of(&f.read("/etc/shadow"), "zed").is_none());
     assert!(shadow_then == f.read("/etc/shadow"));
+}
+
+#[test]
+fn restore_user_on_qts_restores_shadow_and_samba_of_that_account_only() {
+    let f = Fixture::new(Layout::Qts4);
+    let cfg = "/mnt/HDA_ROOT/.config";
+    let o = run(&mut q(&f, &["backup"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let id = backup_ids(f.root()).pop().unwrap();
+    let then: Vec<(String, Vec<u8>)> = [
+        format!("{cfg}/shadow"),
+        "/etc/shadow".into(),
+        format!("{cfg}/smbpasswd"),
+    ]
+    .into_iter()
+    .map(|p| {
+        let b = f.read(&p);
+        (p, b)
+    })
+    .collect();
+    assert!(passwd(f.root(), "admin", NEW).status.success());
+    assert!(passwd(f.root(), "bob", "B0b-later!").status.success());
+    let now: Vec<Vec<u8>> = then.iter().map(|(p, _)| f.read(p)).collect();
+    let o = run(&mut q(&f, &["restore", &id, "--user", "admin"]));
+    assert!(o.status.success(), "{}", text(&o));
+    for ((p, old), cur) in then.iter().zip(&now) {
+        let admin_then = line_of(old, "admin").unwrap();
+        assert_eq!(f.read(p), with_line(cur, "admin", &admin_then), "{p}");
+    }
+    // bob keeps the password set after the backup, in shadow and in Samba.
+    let o = run_bounded(
+        &mut q(&f, &["verify", "bob", "--password-stdin"]),
+        b"B0b-later!\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = run_bounded(
+        &mut q(&f, &["verify", "admin", "--password-stdin"]),
+        b"admin\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        field(&f.read(&format!("{cfg}/smbpasswd")), "bob", 3).unwrap(),
+        nt_oracle("B0b-later!")
+    );
 }

@@ -34,6 +34,19 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
             })?;
         targets.push((idx, bytes));
     }
+    if let Some(u) = user
+        && !targets.iter().any(|(idx, bytes)| {
+            stores.files[*idx].kind != crate::stores::Kind::Group
+                && !matches!(
+                    crate::formats::colon::find(bytes, u),
+                    crate::formats::colon::Lookup::Missing
+                )
+        })
+    {
+        return Err(Error::no_user(format!(
+            "backup {id} holds no entry for {u}: nothing to restore"
+        )));
+    }
     // What the restore would write, from today's files (re-planned under the locks).
     let planned = |current: &dyn Fn(usize) -> Result<Vec<u8>>| -> Result<Vec<(usize, Vec<u8>)>> {
         let mut out = Vec::new();
