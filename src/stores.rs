@@ -131,12 +131,19 @@ impl Stores {
             stores.add(root, Kind::Smbpasswd, &path, config_real.as_ref())?;
             // A runtime copy beside a persistent one (QTS): /etc/X for /etc/config/X.
             if let Some(rest) = path.strip_prefix(&format!("{QTS_CONFIG}/")) {
-                stores.add(
-                    root,
-                    Kind::Smbpasswd,
-                    &format!("/etc/{rest}"),
-                    config_real.as_ref(),
-                )?;
+                let twin = format!("/etc/{rest}");
+                // Samba reads the file smb.conf names, not this twin: a dangling twin holds
+                // nothing to change (said, not fatal); one resolving to another store is.
+                if name_exists(root, &twin)
+                    && root.try_resolve(&twin)?.is_none_or(|r| r.stat.is_none())
+                {
+                    stores.notes.push(format!(
+                        "{} leads nowhere (dangling symlink): not a Samba store, left alone",
+                        root.display(std::path::Path::new(&twin))
+                    ));
+                } else {
+                    stores.add(root, Kind::Smbpasswd, &twin, config_real.as_ref())?;
+                }
             }
         }
         if qts && stores.of(Kind::Shadow).next().is_none() {

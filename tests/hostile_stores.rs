@@ -240,6 +240,26 @@ fn dangling_or_misdirected_shadow_is_refused_not_bypassed() {
 }
 
 #[test]
+fn a_dangling_runtime_smbpasswd_twin_is_noted_and_one_to_shadow_refused() {
+    let f = Fixture::new(Layout::Qts5);
+    symlink("/nowhere/smbpasswd", f.path("/etc/smbpasswd")).unwrap();
+    let o = passwd_bounded(&f, "admin", NEW);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("dangling"),
+        "{}",
+        text(&o)
+    );
+    // The twin pointing at shadow: the NT line would be written into shadow.
+    let f = Fixture::new(Layout::Qts5);
+    symlink("/etc/config/shadow", f.path("/etc/smbpasswd")).unwrap();
+    let before = f.snapshot();
+    let o = passwd_bounded(&f, "admin", NEW);
+    assert_eq!(code(&o), 65, "{}", text(&o));
+    assert_same(&f.snapshot(), &before, "smbpasswd twin -> shadow");
+}
+
+#[test]
 fn audit_flags_crypt_hashes_in_a_world_readable_file() {
     let f = Fixture::new(Layout::Plain);
     fs::remove_file(f.path("/etc/shadow")).unwrap();
