@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info --test path_safety)
+tests=(--test engine_cli --test watch_cli --test engine_faults --test audit_info --test path_safety --test hostile_stores)
 # Tests that need the native binary (strace cannot inject into a qemu-user guest): not run
 # here, and said so; each fails if it runs under an emulator (tests/common/skip.rs), so this
 # list cannot silently fall behind.

@@ -20,6 +20,19 @@ fn hash_kind(stores: &Stores) -> Kind {
 }
 
 fn find_line<'a>(file: &StoreFile, bytes: &'a [u8], user: &str) -> Result<Option<colon::Line<'a>>> {
+    // Samba matches smbpasswd names case-insensitively and takes the first: `ADMIN` before
+    // `admin` is the entry it uses. Any second spelling makes the target a guess.
+    if file.kind == Kind::Smbpasswd {
+        let spellings = colon::find_any_case(bytes, user);
+        if spellings.len() > 1 {
+            return Err(Error::data(format!(
+                "{}: {} is on lines {spellings:?} in different letter cases; Samba matches names \
+                 case-insensitively, so which one it uses is not {user}'s alone: merge them first",
+                file.display,
+                crate::escape::line(user)
+            )));
+        }
+    }
     match colon::find(bytes, user) {
         Lookup::Found(l) => Ok(Some(l)),
         Lookup::Missing => Ok(None),
@@ -375,6 +388,13 @@ pub fn verify_all(
                     Verdict::Unsupported(s) => (format!("unsupported scheme {}", s.name()), false),
                     Verdict::NoHash if info.empty => ("no password set".to_string(), false),
                     Verdict::NoHash => ("locked (no hash)".to_string(), false),
+                    Verdict::TooCostly(r) => (
+                        format!(
+                            "not checked: rounds={r} is above the ceiling of {} (set a new password)",
+                            hash::VERIFY_ROUNDS_MAX
+                        ),
+                        false,
+                    ),
                 }
             }
         };

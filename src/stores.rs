@@ -5,7 +5,13 @@
 //! symlink into `/etc/config` is the same store; a separate file is a second copy that must be
 //! rewritten too, and so is a hard link (another directory entry of the same inode). Every
 //! candidate is resolved inside the root and merged by its directory entry.
-//! Samba's password file is found from smb.conf.
+//! Samba's password file is found from smb.conf, following its includes as Samba does.
+//!
+//! A name that exists but does not resolve to a file of its kind (a dangling `/etc/shadow`,
+//! or one that points at passwd) is an error, never a reason to fall back: falling back
+//! would put the crypt hash into the world-readable passwd. On QTS an unusable smb.conf does
+//! not hide Samba's password file: its place is known (`/etc/config/smbpasswd`) and used,
+//! with a note saying why.
 
 use std::path::PathBuf;
 
@@ -81,6 +87,8 @@ pub struct Stores {
     pub qts: bool,
     pub files: Vec<StoreFile>,
     pub samba: Samba,
+    /// Why discovery did something the owner should know (printed once on stderr).
+    pub notes: Vec<String>,
 }
 
 const SMB_CONF_CANDIDATES: &[&str] = &[
@@ -102,6 +110,7 @@ impl Stores {
             qts,
             files: Vec::new(),
             samba: Samba::None,
+            notes: Vec::new(),
         };
         for (kind, name) in [
             (Kind::Passwd, "passwd"),
@@ -118,18 +127,35 @@ impl Stores {
                 )?;
             }
         }
-        stores.samba = find_samba(root)?;
+        stores.samba = find_samba(root, qts, &mut stores.notes)?;
         if let Samba::Smbpasswd { path, .. } = stores.samba.clone() {
             stores.add(root, Kind::Smbpasswd, &path, config_real.as_ref())?;
             // A runtime copy beside a persistent one (QTS): /etc/X for /etc/config/X.
             if let Some(rest) = path.strip_prefix(&format!("{QTS_CONFIG}/")) {
-                stores.add(
-                    root,
-                    Kind::Smbpasswd,
-                    &format!("/etc/{rest}"),
-                    config_real.as_ref(),
-                )?;
+                let twin = format!("/etc/{rest}");
+                // Samba reads the file smb.conf names, not this twin: a dangling twin holds
+                // nothing to change (said, not fatal); one resolving to another store is.
+                if name_exists(root, &twin)
+                    && root.try_resolve(&twin)?.is_none_or(|r| r.stat.is_none())
+                {
+                    stores.notes.push(format!(
+                        "{} leads nowhere (dangling symlink): not a Samba store, left alone",
+                        root.display(std::path::Path::new(&twin))
+                    ));
+                } else {
+                    stores.add(root, Kind::Smbpasswd, &twin, config_real.as_ref())?;
+                }
             }
+        }
+        if qts && stores.of(Kind::Shadow).next().is_none() {
+            return Err(Error::data(format!(
+                "no shadow file under {}: QTS keeps the password hashes in {QTS_CONFIG}/shadow, \
+                 and without it they would go into the world-readable passwd",
+                root.display(std::path::Path::new(QTS_CONFIG))
+            )));
+        }
+        for n in &stores.notes {
+            eprintln!("qrescue: note: {}", crate::escape::line(n));
         }
         if !stores.files.iter().any(|f| f.kind == Kind::Passwd) {
             return Err(Error::data(format!(
@@ -147,8 +173,16 @@ impl Stores {
         logical: &str,
         config_real: Option<&PathBuf>,
     ) -> Result<()> {
-        // A missing file, or a missing directory on the way: not a store of this root.
+        // A missing file, or a missing directory on the way: not a store of this root. But a
+        // name that exists (a symlink) and leads nowhere is a broken store, not a missing one.
         let Some(res) = root.try_resolve(logical)?.filter(|r| r.stat.is_some()) else {
+            if name_exists(root, logical) {
+                return Err(Error::data(format!(
+                    "{}: exists but does not resolve to a {} file (dangling symlink?); fix it first",
+                    root.display(std::path::Path::new(logical)),
+                    kind.name()
+                )));
+            }
             return Ok(());
         };
         if !res.is_file() {
@@ -161,6 +195,19 @@ impl Stores {
         // inode, another directory entry) is a second name that must be replaced too:
         // renaming over one entry leaves the other with the old content.
         let id = res.identity();
+        if let Some(other) = self
+            .files
+            .iter()
+            .find(|f| f.resolved.identity() == id && f.kind != kind)
+        {
+            return Err(Error::data(format!(
+                "{}: resolves to {}, the {} file, not a {} file; fix the link first",
+                root.display(std::path::Path::new(logical)),
+                other.display,
+                other.kind.name(),
+                kind.name()
+            )));
+        }
         let entry = entry_of(&res);
         if let Some(existing) = self
             .files
@@ -188,6 +235,34 @@ impl Stores {
         Ok(())
     }
 
+    /// Add every other smbpasswd file a Samba on this root could read (QTS's own place, the
+    /// usual distribution places), for `audit` only: a factory NT hash there keeps working
+    /// whatever smb.conf says. Unusable candidates are skipped. Returns the ones added.
+    pub fn add_every_smbpasswd(&mut self, root: &Root) -> Vec<String> {
+        let config_real = if self.qts {
+            root.open_dir(QTS_CONFIG).ok().map(|(_, p)| p)
+        } else {
+            None
+        };
+        let mut added = Vec::new();
+        for candidate in [
+            QTS_SMBPASSWD,
+            "/etc/smbpasswd",
+            "/etc/samba/smbpasswd",
+            "/var/lib/samba/private/smbpasswd",
+        ] {
+            let before = self.files.len();
+            if self
+                .add(root, Kind::Smbpasswd, candidate, config_real.as_ref())
+                .is_ok()
+                && self.files.len() > before
+            {
+                added.push(self.files[before].display.clone());
+            }
+        }
+        added
+    }
+
     /// Files of one kind.
     pub fn of(&self, kind: Kind) -> impl Iterator<Item = &StoreFile> {
         self.files.iter().filter(move |f| f.kind == kind)
@@ -203,20 +278,65 @@ fn entry_of(res: &Resolved) -> (Option<(u64, u64)>, std::ffi::OsString) {
     (dir, res.name.clone())
 }
 
-fn find_samba(root: &Root) -> Result<Samba> {
+/// Whether the final component of `logical` exists at all (as anything, a symlink included)
+/// in the directory its parent resolves to.
+fn name_exists(root: &Root, logical: &str) -> bool {
+    let p = std::path::Path::new(logical);
+    let (Some(parent), Some(base)) = (p.parent().and_then(|p| p.to_str()), p.file_name()) else {
+        return false;
+    };
+    root.open_dir(parent).is_ok_and(|(dir, _)| {
+        nix::sys::stat::fstatat(&dir, base, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+    })
+}
+
+/// QTS's Samba password file, where QTS's Samba build keeps it.
+const QTS_SMBPASSWD: &str = "/etc/config/smbpasswd";
+
+fn find_samba(root: &Root, qts: bool, notes: &mut Vec<String>) -> Result<Samba> {
     for candidate in SMB_CONF_CANDIDATES {
-        let Some(res) = root.try_resolve(candidate)? else {
-            continue;
-        };
-        if !res.is_file() {
+        let res = root.try_resolve(candidate)?;
+        let usable = res.as_ref().is_some_and(Resolved::is_file);
+        if !usable {
+            if !name_exists(root, candidate) {
+                continue;
+            }
+            // There but unusable: dangling, a directory, a FIFO (never opened)…
+            let why = format!(
+                "{} exists but is not a readable regular file",
+                root.display(std::path::Path::new(candidate))
+            );
+            if qts {
+                return qts_fallback(root, &why, notes);
+            }
+            notes.push(format!("{why}: ignored"));
             continue;
         }
+        let res = res.expect("usable");
         let display = root.display(&res.real);
         let (bytes, _) = atomic::read(&res, &display)?;
-        let settings = smbconf::parse(&String::from_utf8_lossy(&bytes));
+        let mut load = |path: &str| -> std::result::Result<Option<String>, String> {
+            let Some(r) = root.try_resolve(path).map_err(|e| e.message)? else {
+                return Ok(None);
+            };
+            if r.stat.is_none() {
+                return Ok(None);
+            }
+            let shown = root.display(&r.real);
+            if !r.is_file() {
+                return Err(format!(
+                    "{shown}: included from smb.conf but not a regular file"
+                ));
+            }
+            atomic::read(&r, &shown)
+                .map(|(b, _)| Some(String::from_utf8_lossy(&b).into_owned()))
+                .map_err(|e| e.message)
+        };
+        let settings = smbconf::parse_with_includes(&String::from_utf8_lossy(&bytes), &mut load)
+            .map_err(|m| Error::data(format!("{display}: {m}")))?;
         // QTS builds Samba with its password file in /etc/config; others in the private dir.
-        let default = if candidate.starts_with(QTS_CONFIG) || is_qts(root)? {
-            "/etc/config/smbpasswd"
+        let default = if candidate.starts_with(QTS_CONFIG) || qts {
+            QTS_SMBPASSWD
         } else {
             "/etc/samba/smbpasswd"
         };
@@ -231,5 +351,24 @@ fn find_samba(root: &Root) -> Result<Samba> {
             },
         });
     }
+    if qts && name_exists(root, QTS_SMBPASSWD) {
+        return qts_fallback(root, "no smb.conf found", notes);
+    }
     Ok(Samba::None)
+}
+
+/// On QTS without a usable smb.conf: Samba's password file is still where QTS keeps it.
+fn qts_fallback(root: &Root, why: &str, notes: &mut Vec<String>) -> Result<Samba> {
+    if !name_exists(root, QTS_SMBPASSWD) {
+        notes.push(format!("{why}; no {QTS_SMBPASSWD} either: no Samba store"));
+        return Ok(Samba::None);
+    }
+    notes.push(format!(
+        "{why}; using {} (where QTS keeps Samba's passwords)",
+        root.display(std::path::Path::new(QTS_SMBPASSWD))
+    ));
+    Ok(Samba::Smbpasswd {
+        config: "(QTS default: smb.conf unusable)".to_string(),
+        path: QTS_SMBPASSWD.to_string(),
+    })
 }

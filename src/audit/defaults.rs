@@ -77,6 +77,21 @@ pub fn check(
             }),
             Kind::Shadow | Kind::Passwd => {
                 let info = hash::inspect(stored);
+                if let Verdict::TooCostly(r) = hash::verify(b"", stored) {
+                    findings.push(Finding::new(
+                        Severity::Medium,
+                        "excessive-rounds",
+                        Some(user),
+                        Some(&st.path),
+                        format!(
+                            "the hash asks for {r} rounds, above qrescue's ceiling of {}: every login \
+                             costs that much, and factory defaults were not tested",
+                            hash::VERIFY_ROUNDS_MAX
+                        ),
+                        format!("qrescue passwd {user} (the new hash uses the default rounds)"),
+                    ));
+                    continue;
+                }
                 if let Some(scheme) = info.scheme
                     && matches!(hash::verify(b"", stored), Verdict::Unsupported(_))
                 {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod defaults;
+mod exposure;
 mod files;
 mod resets;
 
@@ -171,6 +172,7 @@ pub fn run(
     accounts::check(&audited, &mut findings);
     resets::check(root, &audited, &mut findings);
     files::check(root, stores, &mut findings);
+    exposure::check(stores, contents, &mut findings);
     if adapters.is_empty() && root.is_host() {
         findings.push(Finding::new(
             Severity::Info,

@@ -45,14 +45,15 @@ fn human(report: &audit::Report) -> Vec<String> {
         .findings
         .iter()
         .map(|f| {
-            format!(
+            crate::escape::line(&format!(
                 "{:<7} {}  {}: {} — fix: {}",
                 f.severity.name(),
                 f.id,
                 f.subject(),
                 f.message,
                 f.fix
-            )
+            ))
+            .into_owned()
         })
         .collect();
     let users = if report.users.is_empty() {
@@ -60,15 +61,18 @@ fn human(report: &audit::Report) -> Vec<String> {
     } else {
         report.users.join(", ")
     };
-    out.push(format!(
-        "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
-        report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" },
-        report.high,
-        report.medium,
-        report.low,
-        report.info
-    ));
+    out.push(
+        crate::escape::line(&format!(
+            "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
+            report.findings.len(),
+            if report.findings.len() == 1 { "" } else { "s" },
+            report.high,
+            report.medium,
+            report.low,
+            report.info
+        ))
+        .into_owned(),
+    );
     out
 }
 
@@ -76,7 +80,9 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
     for u in users {
         check_user(u)?;
     }
-    let stores = open_stores(ctx)?;
+    let mut stores = open_stores(ctx)?;
+    // Every smbpasswd a Samba here could read, not only the one smb.conf names.
+    stores.add_every_smbpasswd(&ctx.root);
     let contents = read_all(&stores)?;
     let users = if users.is_empty() {
         audit::default_users(&stores, &contents)

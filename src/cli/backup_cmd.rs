@@ -33,7 +33,7 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
         for r in &recovered {
             eprintln!("note: {r}");
         }
-        println!("{}", m.id);
+        crate::say!("{}", m.id);
     }
     Ok(0)
 }
@@ -46,12 +46,15 @@ pub fn run_list(ctx: &Context) -> Result<i32> {
         return Ok(0);
     }
     if sets.is_empty() {
-        println!("no backups");
+        crate::say!("no backups");
         return Ok(0);
     }
-    println!(
+    crate::say!(
         "{:<28} {:<20} {:>5} {:<7} reason",
-        "id", "time", "files", "intact"
+        "id",
+        "time",
+        "files",
+        "intact"
     );
     for s in &sets {
         let (time, files, reason) = match &s.manifest {
@@ -63,12 +66,15 @@ pub fn run_list(ctx: &Context) -> Result<i32> {
             None => ("?".into(), "?".into(), String::new()),
         };
         let intact = if s.intact { "yes" } else { "NO" };
-        println!(
+        crate::say!(
             "{:<28} {:<20} {:>5} {:<7} {reason}",
-            s.id, time, files, intact
+            s.id,
+            time,
+            files,
+            intact
         );
         for p in &s.problems {
-            println!("    problem: {p}");
+            crate::say!("    problem: {p}");
         }
     }
     Ok(0)

@@ -78,7 +78,11 @@ pub fn run(ctx: &Context) -> Result<i32> {
     if ctx.json {
         super::print_json(&info)?;
     } else {
-        super::print_text(&(human(&info).join("\n") + "\n"))?;
+        let lines: Vec<String> = human(&info)
+            .iter()
+            .map(|l| crate::escape::line(l).into_owned())
+            .collect();
+        super::print_text(&(lines.join("\n") + "\n"))?;
     }
     Ok(0)
 }

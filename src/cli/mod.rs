@@ -92,11 +92,18 @@ pub enum Command {
     Backups,
     /// Put a backup set back (the current state is backed up first)
     #[command(
-        after_help = "Example:\n  qrescue backups\n  qrescue restore 20261124T214400Z-1234 --dry-run"
+        after_help = "Whole files also revert other accounts' later changes (a user added since \
+the backup loses its shadow line); --user puts back one account's entries only.\n\n\
+Example:\n  qrescue backups\n  qrescue restore 20261124T214400Z-1234 --dry-run\n  \
+qrescue restore 20261124T214400Z-1234 --user admin"
     )]
     Restore {
         /// Backup id, as printed by `backup` or listed by `backups`
         id: String,
+        /// Put back only this account's entries (passwd, shadow, smbpasswd lines and group
+        /// membership), edited into today's files
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
         /// Show what would change, change nothing
         #[arg(long)]
         dry_run: bool,
@@ -158,7 +165,11 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "qrescue: {}", e.message);
+            let _ = writeln!(
+                std::io::stderr(),
+                "qrescue: {}",
+                crate::escape::line(&e.message)
+            );
             e.exit.code()
         }
     }
@@ -209,7 +220,9 @@ fn run(cli: Cli) -> Result<i32> {
         } => verify_cmd::run(&ctx, user.as_deref(), password_stdin),
         Command::Backup { reason } => backup_cmd::run_backup(&ctx, reason.as_deref()),
         Command::Backups => backup_cmd::run_list(&ctx),
-        Command::Restore { id, dry_run } => restore_cmd::run(&ctx, &id, dry_run),
+        Command::Restore { id, user, dry_run } => {
+            restore_cmd::run(&ctx, &id, user.as_deref(), dry_run)
+        }
         Command::Watch(args) => crate::watch::run_watch(&ctx, &args),
         Command::Events(args) => crate::watch::run_events(&ctx, &args),
         Command::Info => info_cmd::run(&ctx),
@@ -232,7 +245,16 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 /// (one line, exit 74), not a panic as with `println!`.
 pub fn print_text(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    // Names and values come from the stores: control characters are shown escaped, line by
+    // line, so an account name cannot rewrite the terminal.
+    let shown: String = text
+        .split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(body) => format!("{}\n", crate::escape::line(body)),
+            None => crate::escape::line(l).into_owned(),
+        })
+        .collect();
+    out.write_all(shown.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| Error::io("stdout", e))
 }

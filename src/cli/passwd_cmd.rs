@@ -53,6 +53,16 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             rounds = None;
         }
     }
+    if let Some(r) = info.as_ref().and_then(|i| i.rounds)
+        && r > hash::VERIFY_ROUNDS_MAX
+        && args.rounds.is_none()
+        && scheme != GenScheme::Md5
+    {
+        eprintln!(
+            "qrescue: note: the current hash asks for {r} rounds, above the ceiling of {}: the new one uses the default (--rounds N to choose)",
+            hash::VERIFY_ROUNDS_MAX
+        );
+    }
     if let Some(r) = args.rounds {
         if scheme == GenScheme::Md5 {
             return Err(Error::usage("--rounds applies to sha512/sha256, not md5"));

@@ -47,14 +47,14 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
         return Ok(0);
     }
     for r in &recovered {
-        println!("note: {r}");
+        crate::say!("note: {r}");
     }
     let groups = if state.groups.is_empty() {
         "none".to_string()
     } else {
         state.groups.join(", ")
     };
-    println!(
+    crate::say!(
         "{} (uid {}, groups: {groups}){}",
         state.user,
         state.uid.map_or("?".into(), |u| u.to_string()),
@@ -64,9 +64,13 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
             ""
         }
     );
-    println!(
+    crate::say!(
         "  {:<36} {:<9} {:<10} {:<18} {:<20} state",
-        "store", "kind", "copy", "scheme", "last change"
+        "store",
+        "kind",
+        "copy",
+        "scheme",
+        "last change"
     );
     for s in &state.stores {
         let copy = if s.persistent {
@@ -90,7 +94,7 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
         if flags.is_empty() {
             flags.push("ok");
         }
-        println!(
+        crate::say!(
             "  {:<36} {:<9} {:<10} {:<18} {:<20} {}",
             s.path,
             s.kind.name(),
@@ -100,23 +104,23 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
             flags.join(", ")
         );
         if let Some(p) = &s.problem {
-            println!("    problem: {p}");
+            crate::say!("    problem: {p}");
         }
     }
-    println!("  copies agree: {}", if state.agree { "yes" } else { "NO" });
+    crate::say!("  copies agree: {}", if state.agree { "yes" } else { "NO" });
     match &stores.samba {
-        Samba::None => println!("  samba: no smb.conf found"),
+        Samba::None => crate::say!("  samba: no smb.conf found"),
         Samba::Smbpasswd { config, path } => {
-            println!("  samba: smbpasswd file {path} (from {config})")
+            crate::say!("  samba: smbpasswd file {path} (from {config})")
         }
         Samba::Other { config, backend } => {
-            println!(
+            crate::say!(
                 "  samba: passdb backend {backend} (from {config}): not written by qrescue, use the box's smbpasswd"
             )
         }
     }
     for l in &found {
-        println!(
+        crate::say!(
             "  leftover: {} — {}{}",
             l.path,
             l.what,
@@ -124,7 +128,7 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
         );
     }
     for n in &notes {
-        println!("  note: {n}");
+        crate::say!("  note: {n}");
     }
     Ok(0)
 }

@@ -23,9 +23,9 @@ pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<i3
         super::print_json(&serde_json::json!({"user": user, "match": ok, "stores": results}))?;
     } else {
         for r in &results {
-            println!("{:<40} {:<10} {}", r.path, r.kind.name(), r.result);
+            crate::say!("{:<40} {:<10} {}", r.path, r.kind.name(), r.result);
         }
-        println!(
+        crate::say!(
             "{}",
             if ok {
                 "OK: the password matches every store"

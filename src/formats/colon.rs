@@ -96,6 +96,15 @@ pub fn find<'a>(bytes: &'a [u8], name: &str) -> Lookup<'a> {
     }
 }
 
+/// Line numbers of every entry whose name equals `name` ignoring ASCII case (Samba's
+/// `strequal`), exact spelling included.
+pub fn find_any_case(bytes: &[u8], name: &str) -> Vec<usize> {
+    lines(bytes)
+        .filter(|l| l.is_entry() && l.name().eq_ignore_ascii_case(name.as_bytes()))
+        .map(|l| l.number)
+        .collect()
+}
+
 /// A copy of `bytes` with the line at `span` replaced by `new_line` (no newline in it).
 pub fn replace_line(bytes: &[u8], span: &Range<usize>, new_line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + new_line.len());

@@ -127,7 +127,16 @@ pub enum Verdict {
     Mismatch,
     Unsupported(Scheme),
     NoHash,
+    /// SHA-crypt with more rounds than [`VERIFY_ROUNDS_MAX`]: not computed.
+    TooCostly(u32),
 }
+
+/// The most SHA-crypt rounds qrescue computes when checking a stored hash, and keeps when
+/// rewriting one without `--rounds`. A stored `rounds=999999999` would otherwise take
+/// minutes per check (`audit` tries several candidates) and be carried into the new hash.
+/// 1,000,000 rounds is 200 times glibc's default: one SHA-512 check took 0.56 to 0.72 s on
+/// the x86-64 development machine (docs/reliability.md); ARM NAS models are slower still.
+pub const VERIFY_ROUNDS_MAX: u32 = 1_000_000;
 
 /// Constant-time equality of two byte strings of public length.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -148,6 +157,11 @@ pub fn verify(password: &[u8], field: &str) -> Verdict {
     let Some(scheme) = scheme_of(hash) else {
         return Verdict::NoHash;
     };
+    if let Some(r) = shacrypt::explicit_rounds(hash).filter(|&r| r > VERIFY_ROUNDS_MAX)
+        && matches!(scheme, Scheme::Sha256 | Scheme::Sha512)
+    {
+        return Verdict::TooCostly(r);
+    }
     let computed: Option<Zeroizing<String>> = match scheme {
         Scheme::Md5 => md5crypt::hash_setting(password, hash),
         Scheme::Sha256 | Scheme::Sha512 => shacrypt::hash_setting(password, hash),
@@ -221,10 +235,15 @@ pub fn generate_with_salt(
 pub fn keep_family(info: &HashInfo) -> (GenScheme, Option<u32>) {
     match info.scheme {
         Some(Scheme::Md5) => (GenScheme::Md5, None),
-        Some(Scheme::Sha256) => (GenScheme::Sha256, info.rounds),
-        Some(Scheme::Sha512) => (GenScheme::Sha512, info.rounds),
+        Some(Scheme::Sha256) => (GenScheme::Sha256, capped(info.rounds)),
+        Some(Scheme::Sha512) => (GenScheme::Sha512, capped(info.rounds)),
         _ => (GenScheme::Sha512, None),
     }
+}
+
+/// Kept rounds above [`VERIFY_ROUNDS_MAX`] are dropped (the scheme's default then applies).
+fn capped(rounds: Option<u32>) -> Option<u32> {
+    rounds.filter(|&r| r <= VERIFY_ROUNDS_MAX)
 }
 
 /// Samba's NT hash: MD4 over the UTF-16LE password. A password that is not UTF-8 (never
@@ -465,6 +484,11 @@ mod tests {
         assert_eq!(k("$5$salt$x"), (GenScheme::Sha256, None));
         assert_eq!(k("$5$rounds=1234$salt$x"), (GenScheme::Sha256, Some(1234)));
         assert_eq!(k("!$6$rounds=77777$s$x"), (GenScheme::Sha512, Some(77777)));
+        assert_eq!(k("$6$rounds=999999999$s$x"), (GenScheme::Sha512, None));
+        assert_eq!(
+            verify(b"x", "$6$rounds=999999999$s$x"),
+            Verdict::TooCostly(999_999_999)
+        );
         assert_eq!(k("$6$salt$x"), (GenScheme::Sha512, None));
         for other in [
             "abJnggxhB/yWI",

@@ -68,15 +68,18 @@ pub fn run_events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         );
     }
     if records.is_empty() {
-        println!(
+        crate::say!(
             "no reset-button events{}",
             path.map(|p| format!(" in {p}")).unwrap_or_default()
         );
         return Ok(0);
     }
-    println!(
+    crate::say!(
         "{:<24}  {:<10}  {:<14}  {:>10}  SOURCE",
-        "TIME (UTC)", "EVENT", "CLASS", "HELD"
+        "TIME (UTC)",
+        "EVENT",
+        "CLASS",
+        "HELD"
     );
     for r in &records {
         let held = format!(
@@ -88,9 +91,14 @@ pub fn run_events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
             Some(why) => format!("{} ({why})", r.event),
             None => r.event.clone(),
         };
-        println!(
+        crate::say!(
             "{:<24}  {:<10}  {:<14}  {:>10}  {} {}",
-            r.time, event, r.class, held, r.source, r.device
+            r.time,
+            event,
+            r.class,
+            held,
+            r.source,
+            r.device
         );
     }
     Ok(0)
