@@ -84,6 +84,9 @@ vm_exe() {
     for exe in "$@"; do
         [[ -x $exe ]] || exe=$(command -v "$exe") || vm_die "no executable $1"
         mkdir -p "$ir/bin"
+        # A busybox applet of the same name is a symlink to busybox: replace the link, never
+        # write through it.
+        rm -f "$ir/bin/${exe##*/}"
         cp -L "$exe" "$ir/bin/"
         # ldd prints "name => /path (addr)" and the loader as "/lib64/ld-… (addr)".
         for lib in $(ldd "$exe" 2>/dev/null | grep -o '/[^ ]*' || true); do
