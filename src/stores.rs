@@ -130,6 +130,9 @@ impl Stores {
                 )?;
             }
         }
+        if stores.files.is_empty() {
+            return Err(crate::offline::layout::no_stores(root));
+        }
         if !stores.files.iter().any(|f| f.kind == Kind::Passwd) {
             return Err(Error::data(format!(
                 "no passwd file under {}",

@@ -28,7 +28,9 @@ Exit codes:
   1   verify: password does not match every store (audit: high-severity finding)
   2   usage error or bad input (nothing was changed)
   65  a credential store is malformed (nothing was changed)
+  66  no credential store under --root, or no QNAP system partition on the disks
   67  no such user
+  69  a program qrescue needs is missing (mdadm for --disk)
   74  I/O error (the stores were left as they were, or rolled back)
   75  a lock is held by another program (try again)
   77  not permitted (not root on a live system, permission denied, path escapes --root)";
@@ -179,9 +181,12 @@ fn run(cli: Cli) -> Result<i32> {
     if let Command::Version = cli.command {
         return version_cmd::run(cli.json);
     }
-    let root_path = cli.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let root = match &cli.root {
+        Some(dir) => crate::offline::layout::open_root(dir)?,
+        None => Root::open(std::path::Path::new("/"))?,
+    };
     let ctx = Context {
-        root: Root::open(&root_path)?,
+        root,
         json: cli.json,
     };
     match cli.command {
