@@ -1,8 +1,12 @@
-//! Operating-system plumbing: root-confined paths, atomic replacement, locks.
+//! Operating-system plumbing: root-confined paths, atomic replacement, locks, private
+//! mounts (mount namespace, read-only loop devices).
 
 pub mod atomic;
 pub mod lock;
+pub mod loopdev;
+pub mod mountns;
 pub mod root;
+pub mod supervise;
 
 #[cfg(arm_kuser_atomics)]
 pub mod arm_kuser;
