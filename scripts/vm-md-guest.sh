@@ -175,12 +175,17 @@ check "0.90-nothing-left" nothing_left
 # --- SIGKILL during passwd, at several moments: the next run assembles and recovers; the
 # hash is the old or the new one, never anything else.
 cur="admin"
-for delay in 0.5 1.5 3; do
+hits=0
+for delay in 0.1 0.2 0.3 0.4 0.5; do
     before=$(member_hash /dev/vda1)
     (pw "Kill-$delay pass" | qrescue --disk /dev/vda --disk /dev/vdb passwd admin --password-stdin >/dev/null 2>&1) &
     sleep "$delay"
     # shellcheck disable=SC2046
-    kill -9 $(pidof qrescue) 2>/dev/null || echo "VMTEST: nothing to kill after $delay s"
+    if kill -9 $(pidof qrescue) 2>/dev/null; then
+        hits=$((hits + 1))
+    else
+        echo "VMTEST: nothing to kill after $delay s"
+    fi
     wait
     sleep 0.5
     grep '^md' /proc/mdstat | sed 's/^/VMTEST: after SIGKILL: /'
@@ -205,6 +210,7 @@ for delay in 0.5 1.5 3; do
     check "kill-$delay-changed" [ "$after" != "$before" ]
     check "kill-$delay-fsck" fsck_clean /dev/vda1 /dev/vdb1
 done
+check "kill-landed-$hits-times" [ $hits -ge 2 ]
 check "kill-nothing-left" nothing_left
 
 # --- An array the PC already assembled, auto-read-only: switched for the write and back.
@@ -275,5 +281,13 @@ check "auto-members-agree" [ "$(member_hash /dev/vdb1)" = "$HF" ]
 check "auto-fsck" fsck_clean /dev/vda1 /dev/vdb1
 q_pw 'Final pass 1' --disk auto verify admin --password-stdin >/dev/null 2>&1
 check "auto-verify" [ $? -eq 0 ]
+# A PC with no QNAP disk left: one line, exit 66.
+mdadm --zero-superblock /dev/vda1 /dev/vdb1
+qrescue disks >/tmp/out 2>&1
+rc=$?
+cat /tmp/out
+check "no-qnap-66" [ $rc -eq 66 ]
+check "no-qnap-one-line" [ "$(wc -l </tmp/out)" -eq 1 ]
+check "final-nothing-left" nothing_left
 echo "VMTEST-DONE"
 poweroff -f
