@@ -102,6 +102,7 @@ check "disks-reads-box" grep -q 'model: *TS-X53D' /tmp/disks.txt
 check "disks-server-firmware" grep -q 'firmware: *5.1.4 build 20231128' /tmp/disks.txt
 check "disks-admin-changed" grep -q 'admin password last changed: 2022-01-08' /tmp/disks.txt
 check "disks-not-vde" sh -c '! grep -q "^QNAP.*vde" /tmp/disks.txt'
+check "disks-says-zfs" grep -q 'also found: /dev/vde2: a ZFS pool member (QuTS hero?): not supported yet' /tmp/disks.txt
 qrescue --json disks >/tmp/disks.json 2>/dev/null
 check "disks-json" [ "$(grep -c '"uuid"' /tmp/disks.json)" -eq 2 ]
 check "disks-nothing-left" nothing_left
@@ -211,6 +212,22 @@ for delay in 0.1 0.2 0.3 0.4 0.5; do
     check "kill-$delay-fsck" fsck_clean /dev/vda1 /dev/vdb1
 done
 check "kill-landed-$hits-times" [ $hits -ge 2 ]
+# SIGTERM to qrescue (the parent) during passwd: the command is interrupted, and the array is
+# still stopped and the mount point removed.
+for delay in 0.2 0.4; do
+    pw "Term-$delay pass" >/tmp/pw
+    qrescue --disk /dev/vda --disk /dev/vdb passwd admin --password-stdin </tmp/pw >/tmp/out 2>&1 &
+    sleep "$delay"
+    kill -TERM $!
+    wait $!
+    echo "VMTEST: SIGTERM after $delay s: exit $?: $(tail -1 /tmp/out)"
+    check "term-$delay-nothing-left" nothing_left
+    if q_pw "Term-$delay pass" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1; then
+        cur="Term-$delay pass"
+    fi
+    q_pw "$cur" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1
+    check "term-$delay-old-or-new" [ $? -eq 0 ]
+done
 check "kill-nothing-left" nothing_left
 
 # --- An array the PC already assembled, auto-read-only: switched for the write and back.

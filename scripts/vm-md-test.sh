@@ -67,8 +67,12 @@ vm_initrd "$ir" "$work/initrd.gz"
 
 # Five 64 MiB disks: vda+vdb (metadata 1.0), vdc+vdd (0.90), vde (not QNAP: GPT + ext4).
 for d in a b c d e; do truncate -s 64M "$work/disk-$d.img"; done
-printf 'label: gpt\n,40M\n' | sfdisk -q "$work/disk-e.img" >/dev/null
+printf 'label: gpt\n,20M\n,20M\n' | sfdisk -q "$work/disk-e.img" >/dev/null
 mke2fs -q -t ext4 -F -E offset=$((2048 * 512)) "$work/disk-e.img" 20M >/dev/null
+# Partition 2 (at 21 MiB) carries a ZFS uberblock magic where a ZFS label has its uberblock
+# ring (128 KiB in): a QuTS hero-like disk must be named, never guessed at.
+printf '\x0c\xb1\xba\x00\x00\x00\x00\x00' |
+    dd of="$work/disk-e.img" bs=1 seek=$((21 * 1024 * 1024 + 128 * 1024)) conv=notrunc status=none
 before_e=$(sha256sum <"$work/disk-e.img")
 
 drives=()

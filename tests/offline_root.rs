@@ -218,3 +218,32 @@ fn a_system_root_is_not_taken_for_a_partition() {
     ok(&o);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("system partition"));
 }
+
+#[test]
+fn disk_refuses_commands_it_does_not_run_before_touching_any_device() {
+    // `--disk` with `--root`, and with `watch`/`version`/`disks`: usage errors (exit 2),
+    // decided from the command line alone.
+    let d = tempfile::tempdir().unwrap();
+    let o = run(qrescue()
+        .args(["--disk", "auto", "--root"])
+        .arg(d.path())
+        .arg("status"));
+    assert_eq!(o.status.code(), Some(2));
+    for cmd in [&["watch"][..], &["disks"]] {
+        let o = run(qrescue().args(["--disk", "auto"]).args(cmd));
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("--disk works with status"), "{err}");
+    }
+}
+
+#[test]
+fn help_points_the_locked_out_owner_to_the_readme() {
+    let o = run(qrescue().arg("--help"));
+    let out = ok(&o);
+    assert!(out.contains("Locked out? Start here"), "{out}");
+    assert!(out.contains("qrescue --disk auto passwd"), "{out}");
+    assert!(out.contains("66  "), "{out}");
+    assert!(out.contains("69  "), "{out}");
+}

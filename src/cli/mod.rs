@@ -199,12 +199,6 @@ fn run(cli: Cli) -> Result<i32> {
     if !matches!(cli.command, Command::Watch(_)) {
         default_sigpipe();
     }
-    if let Command::Version = cli.command {
-        return version_cmd::run(cli.json);
-    }
-    if let Command::Disks = cli.command {
-        return disks_cmd::run(cli.json);
-    }
     if !cli.disk.is_empty() {
         let write = match &cli.command {
             Command::Passwd(args) => !args.dry_run,
@@ -228,6 +222,12 @@ fn run(cli: Cli) -> Result<i32> {
         return crate::offline::session::run_on_disks(&cli.disk, write, move |root| {
             dispatch(&Context { root, json }, command)
         });
+    }
+    if let Command::Version = cli.command {
+        return version_cmd::run(cli.json);
+    }
+    if let Command::Disks = cli.command {
+        return disks_cmd::run(cli.json);
     }
     let root = match &cli.root {
         Some(dir) => crate::offline::layout::open_root(dir)?,

@@ -119,6 +119,8 @@ pub struct SystemArray {
     pub name: String,
     /// Members attached to this PC.
     pub members: Vec<Member>,
+    /// How many members are attached (`members.len()`).
+    pub present: usize,
     /// Members the freshest superblock counts as active (the box's disks).
     pub expected: u32,
     /// Slots in the array (QNAP makes more than it has disks: missing slots are normal).
@@ -232,6 +234,7 @@ pub fn scan(devices: &[BlockDev]) -> Scan {
             filesystem: fresh_fs.kind,
             needs_fsck: fresh_fs.needs_fsck,
             unclean: !fresh_md.clean,
+            present: members.len(),
             members: members.into_iter().map(|(m, _)| m).collect(),
             box_files: None,
             note: None,
