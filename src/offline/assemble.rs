@@ -104,16 +104,17 @@ pub fn set_read_only(exe: &Path, md: &str) -> Result<()> {
     mdadm(exe, &["--readonly", &format!("/dev/{md}")])
 }
 
-/// Stop the array, retrying briefly while the kernel still finishes releasing it.
+/// Stop the array, retrying for up to 10 s while the kernel still finishes releasing it
+/// (a killed child's mount is torn down with its namespace).
 pub fn stop(exe: &Path, md: &str) -> Result<()> {
     let node = format!("/dev/{md}");
     let mut last = Ok(());
-    for _ in 0..20 {
+    for _ in 0..50 {
         last = mdadm(exe, &["--stop", &node]);
         if last.is_ok() {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     last
 }

@@ -120,12 +120,35 @@ pub fn run_on_disks(
     let devices = scan::block_devices(Path::new(crate::cli::SYS_CLASS_BLOCK))?;
     let found = scan::scan(&devices);
     let (array, members) = select(&found, disks)?;
+    // From here on SIGINT/SIGTERM/SIGHUP do not end qrescue before it has released the array.
+    let deferred = supervise::Deferred::install();
     let held = take_array(&exe, &array, &members, write)?;
-    let result = mount_and_run(&held, &array, write, command);
+    let result = match deferred.pending() {
+        Some(sig) => Err(interrupted(sig)),
+        None => mount_and_run(&deferred, &held, &array, write, command),
+    };
     let released = release(&exe, &held);
-    let code = result?;
-    released?;
-    Ok(code)
+    match (result, released) {
+        (Ok(code), Ok(())) => Ok(code),
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
+        (Err(e), Err(r)) => Err(Error::new(
+            e.exit,
+            format!(
+                "{}; and releasing the array failed: {}",
+                e.message, r.message
+            ),
+        )),
+    }
+}
+
+fn interrupted(sig: nix::sys::signal::Signal) -> Error {
+    Error::new(
+        Exit::IoErr,
+        format!(
+            "interrupted by {sig}; the array is released (an interrupted change is completed \
+             or rolled back by the next run)"
+        ),
+    )
 }
 
 fn take_array(exe: &Path, array: &SystemArray, members: &[PathBuf], write: bool) -> Result<Held> {
@@ -234,6 +257,7 @@ fn check_health(md: &str, array: &SystemArray, write: bool) -> Result<()> {
 }
 
 fn mount_and_run(
+    deferred: &supervise::Deferred,
     held: &Held,
     array: &SystemArray,
     write: bool,
@@ -243,7 +267,7 @@ fn mount_and_run(
     let node = PathBuf::from(format!("/dev/{}", held.md));
     let at = mp.path().to_path_buf();
     let fstype = array.filesystem;
-    let ended = supervise::run_in_child(|| {
+    let ended = supervise::run_in_child(deferred, || {
         let outcome = (|| -> Result<i32> {
             mountns::enter_private_namespace()?;
             let t = Instant::now();
@@ -288,13 +312,7 @@ fn mount_and_run(
     drop(mp);
     match ended {
         Ended::Exited(code) => Ok(code),
-        Ended::Killed(sig) => Err(Error::new(
-            Exit::IoErr,
-            format!(
-                "interrupted by {sig}; the array is released (an interrupted change is \
-                 completed or rolled back by the next run)"
-            ),
-        )),
+        Ended::Killed(sig) => Err(interrupted(sig)),
     }
 }
 
