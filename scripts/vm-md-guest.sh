@@ -126,10 +126,21 @@ check "member-b-new" [ "$(member_hash /dev/vdb1)" = "$H1" ]
 check "hash-changed" [ "$H1" != "$OLD" ]
 
 # --- One member (degraded): status and verify read-only, then passwd on vda1 alone.
+sum_b=$(sha256sum </dev/vdb1)
 qrescue --disk /dev/vdb1 status >/dev/null 2>&1
 check "status-degraded" [ $? -eq 0 ]
 q_pw 'New-1 pass' --disk /dev/vdb1 verify admin --password-stdin >/dev/null 2>&1
 check "verify-degraded" [ $? -eq 0 ]
+qrescue --disk /dev/vdb1 info >/tmp/out 2>&1
+check "info-degraded" grep -q 'TS-X53D' /tmp/out
+qrescue --disk /dev/vdb1 audit >/dev/null 2>&1
+rc=$?
+check "audit-degraded" [ $rc -le 1 ]
+qrescue --disk /dev/vdb1 events >/dev/null 2>&1
+check "events-degraded" [ $? -eq 0 ]
+qrescue --disk /dev/vdb1 backups >/tmp/out 2>&1
+check "backups-degraded" grep -q 'Z-' /tmp/out
+check "vdb-byte-identical-after-reads" [ "$(sha256sum </dev/vdb1)" = "$sum_b" ]
 check "vdb-untouched-by-reads" [ "$(member_hash /dev/vdb1)" = "$H1" ]
 q_pw 'New-2 pass' --disk /dev/vda1 passwd admin --password-stdin 2>&1
 check "passwd-degraded" [ $? -eq 0 ]
