@@ -290,7 +290,9 @@ fn mount_and_run(
                     )));
                 }
                 let t = Instant::now();
-                let code = command(Root::open_system_partition(&at)?);
+                let root =
+                    Root::open_system_partition(&at)?.with_label(format!("/dev/{}", held.md));
+                let code = command(root);
                 phase("command finished", t);
                 code
             })();

@@ -33,6 +33,9 @@ pub struct Root {
     /// `/etc/config` is its `/.config`), applied to the path asked for and to every
     /// absolute symlink target, as the box's own `/etc/config` symlink would.
     aliases: &'static [(&'static str, &'static str)],
+    /// Shown instead of `path` in messages (`--disk`: the md device, not a temporary
+    /// mount point that is gone afterwards).
+    label: Option<String>,
 }
 
 /// What the box sees of its system partition (`/mnt/HDA_ROOT`) when it is the root:
@@ -81,6 +84,7 @@ impl Root {
             fd,
             path: path.to_path_buf(),
             aliases: &[],
+            label: None,
         })
     }
 
@@ -90,6 +94,12 @@ impl Root {
         let mut root = Root::open(path)?;
         root.aliases = SYSTEM_PARTITION_ALIASES;
         Ok(root)
+    }
+
+    /// Show paths inside this root as `LABEL:/path` in messages.
+    pub fn with_label(mut self, label: String) -> Root {
+        self.label = Some(label);
+        self
     }
 
     /// Whether this root is a QNAP system partition (opened with
@@ -120,7 +130,9 @@ impl Root {
 
     /// A root-relative path as the owner sees it on this machine (`DIR/etc/shadow`).
     pub fn display(&self, inside: &Path) -> String {
-        if self.is_host() {
+        if let Some(label) = &self.label {
+            format!("{label}:{}", inside.display())
+        } else if self.is_host() {
             inside.display().to_string()
         } else {
             let rel = inside.strip_prefix("/").unwrap_or(inside);
