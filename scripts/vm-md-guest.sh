@@ -302,6 +302,29 @@ check "no-mdadm-names-package" grep -q 'install the mdadm package' /tmp/out
 qrescue --disk auto status >/tmp/out 2>&1
 check "auto-two-arrays-refused" [ $? -eq 2 ]
 
+# --- An array not shut down cleanly (a resync interrupted): writes refused, reads work,
+# nothing changed. Re-created over the same members, the ext3 at offset 0 stays readable.
+echo 1 >/proc/sys/dev/raid/speed_limit_min
+echo 1 >/proc/sys/dev/raid/speed_limit_max
+mdadm --create /dev/md60 --run --metadata=1.0 --level=1 --raid-devices=2 /dev/vdc1 /dev/vdd1 >/dev/null 2>&1
+sleep 1
+mdadm --stop /dev/md60 >/dev/null 2>&1
+echo 1000 >/proc/sys/dev/raid/speed_limit_min
+echo 200000 >/proc/sys/dev/raid/speed_limit_max
+mdadm --examine /dev/vdc1 | grep -i 'resync\|state :' | sed 's/^/VMTEST: unclean: /'
+sum_c=$(sha256sum </dev/vdc1)
+sum_d=$(sha256sum </dev/vdd1)
+q_pw 'Unclean pass' --disk /dev/vdc --disk /dev/vdd passwd admin --password-stdin >/tmp/out 2>&1
+rc=$?
+cat /tmp/out
+check "unclean-refused" [ $rc -eq 2 ]
+check "unclean-says-so" grep -q 'not shut down cleanly' /tmp/out
+qrescue --disk /dev/vdc --disk /dev/vdd status >/dev/null 2>&1
+check "unclean-read-works" [ $? -eq 0 ]
+check "unclean-c-byte-identical" [ "$(sha256sum </dev/vdc1)" = "$sum_c" ]
+check "unclean-d-byte-identical" [ "$(sha256sum </dev/vdd1)" = "$sum_d" ]
+check "unclean-nothing-left" nothing_left
+
 # --- Done when: with only the 1.0 pair left, `--disk auto passwd --password-stdin`.
 mdadm --zero-superblock /dev/vdc1 /dev/vdd1
 q_pw 'Final pass 1' --disk auto passwd admin --password-stdin 2>&1
