@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v cargo >/dev/null; then
+    echo "demo: cargo is missing: install Rust with rustup (README \"Prerequisites\")" >&2
+    exit 69
+fi
+echo "== building the release binary (cargo build --release; about a minute the first time)"
 cargo build --release --locked --quiet
 bin=$PWD/target/release/qrescue
 root=$(mktemp -d /tmp/qrescue-demo.XXXXXX)

@@ -17,11 +17,14 @@ pub enum Exit {
     Usage = 2,
     /// A credential store is malformed where qrescue would have to change it.
     DataErr = 65,
-    /// An interrupted change cannot be rolled back: its backup is missing or damaged (the
-    /// message names the intent record to remove once the accounts are checked).
+    /// No input to work on: no credential store under the root, no QNAP system partition
+    /// on the disks, or the backup an interrupted change needs for its rollback is missing or
+    /// damaged (the message names the intent record to remove once the accounts are checked).
     NoInput = 66,
     /// No such user in the stores.
     NoUser = 67,
+    /// A program qrescue needs is not installed (`mdadm` for `--disk`).
+    Unavailable = 69,
     /// I/O error (read, write, fsync, rename, disk full…).
     IoErr = 74,
     /// A lock is held by another program past the bounded wait.
@@ -57,6 +60,12 @@ impl Error {
     }
     pub fn data(message: impl Into<String>) -> Self {
         Self::new(Exit::DataErr, message)
+    }
+    pub fn no_input(message: impl Into<String>) -> Self {
+        Self::new(Exit::NoInput, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Exit::Unavailable, message)
     }
     pub fn no_user(message: impl Into<String>) -> Self {
         Self::new(Exit::NoUser, message)

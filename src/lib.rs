@@ -9,6 +9,7 @@
 //! - [`txn`]: the one transaction that changes them (lock, backup, write, verify, roll back);
 //! - [`backup`]: backup sets and their manifests;
 //! - [`watch`]: the reset-button watcher and its journal;
+//! - [`offline`]: the NAS's own disks in any Linux PC (system-partition layout, `disks`, `--disk`);
 //! - [`logging`]: syslog records through `log`.
 
 pub mod account;
@@ -24,6 +25,7 @@ pub mod hash;
 pub mod info;
 pub mod leftovers;
 pub mod logging;
+pub mod offline;
 pub mod paths;
 pub mod restore_user;
 pub mod secret;

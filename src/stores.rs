@@ -147,6 +147,9 @@ impl Stores {
                 }
             }
         }
+        if stores.files.is_empty() {
+            return Err(crate::offline::layout::no_stores(root));
+        }
         if qts && stores.of(Kind::Shadow).next().is_none() {
             return Err(Error::data(format!(
                 "no shadow file under {}: QTS keeps the password hashes in {QTS_CONFIG}/shadow, \

@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod backup_cmd;
 mod common;
+mod disks_cmd;
 mod info_cmd;
 mod passwd_cmd;
 mod restore_cmd;
@@ -22,18 +23,25 @@ use crate::context::Context;
 use crate::error::{Error, Exit, Result};
 use crate::sys::root::Root;
 
+pub use disks_cmd::{SYS_CLASS_BLOCK, none_found as disks_none_found};
+
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0   success
   1   verify: password does not match every store (audit: high-severity finding)
   2   usage error or bad input (nothing was changed)
   65  a credential store is malformed (nothing was changed)
-  66  an interrupted change cannot be rolled back: its backup is missing or damaged
-      (check with `qrescue audit`, then remove the intent record the message names)
+  66  no input: no credential store under --root, no QNAP system partition on the disks,
+      or the backup an interrupted change needs is missing or damaged (check with
+      `qrescue audit`, then remove the intent record the message names)
   67  no such user
+  69  a program qrescue needs is missing (mdadm for --disk)
   74  I/O error (the stores were left as they were, or rolled back)
   75  a lock is held by another program (try again)
-  77  not permitted (not root on a live system, permission denied, path escapes --root)";
+  77  not permitted (not root on a live system, permission denied, path escapes --root)
+
+Locked out, no administrator login? README \"Locked out? Start here\": with the NAS's disks in
+a Linux PC, `sudo qrescue disks`, then `sudo qrescue --disk auto passwd`.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +55,10 @@ pub struct Cli {
     /// Treat DIR as / (offline repair of a mounted system partition, tests)
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Work on the NAS's system partition on this disk or partition (repeatable; `auto`:
+    /// every one `qrescue disks` finds): assembled with mdadm, mounted privately, released
+    #[arg(long, global = true, value_name = "DEV", conflicts_with = "root")]
+    pub disk: Vec<String>,
     /// Print one JSON document instead of human text
     #[arg(long, global = true)]
     pub json: bool,
@@ -143,6 +155,17 @@ Examples:
         #[arg(long)]
         cloud_key: bool,
     },
+    /// List the QNAP system partitions on this PC's disks (read-only)
+    #[command(after_help = "\
+For an owner with the NAS's disks in (or beside) a Linux PC. Reads each block device's md
+superblock and filesystem signature, and the box's files from a read-only mount of one
+member in a private mount namespace; never assembles read-write, never writes.
+Exit 66 when no QNAP system partition is found.
+
+Examples:
+  sudo qrescue disks
+  sudo qrescue --json disks")]
+    Disks,
     /// Version and build information (for support requests)
     #[command(after_help = "Example:\n  qrescue version\n  qrescue --json version")]
     Version,
@@ -203,31 +226,65 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Passwd(_) | Command::Restore { .. } => ignore_sigpipe_and_sighup(),
         _ => default_sigpipe(),
     }
+    if !cli.disk.is_empty() {
+        let write = match &cli.command {
+            Command::Passwd(args) => !args.dry_run,
+            Command::Restore { dry_run, .. } => !dry_run,
+            Command::Backup { .. } => true,
+            Command::Status { .. }
+            | Command::Verify { .. }
+            | Command::Backups
+            | Command::Events(_)
+            | Command::Info
+            | Command::Audit { .. } => false,
+            Command::Watch(_) | Command::Version | Command::Disks => {
+                return Err(Error::usage(
+                    "--disk works with status, verify, audit, info, backups, events, passwd, \
+                     restore and backup",
+                ));
+            }
+        };
+        let json = cli.json;
+        let command = cli.command;
+        return crate::offline::session::run_on_disks(&cli.disk, write, move |root| {
+            dispatch(&Context { root, json }, command)
+        });
+    }
     if let Command::Version = cli.command {
         return version_cmd::run(cli.json);
     }
-    let root_path = cli.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+    if let Command::Disks = cli.command {
+        return disks_cmd::run(cli.json);
+    }
+    let root = match &cli.root {
+        Some(dir) => crate::offline::layout::open_root(dir)?,
+        None => Root::open(std::path::Path::new("/"))?,
+    };
     let ctx = Context {
-        root: Root::open(&root_path)?,
+        root,
         json: cli.json,
     };
-    match cli.command {
-        Command::Status { user } => status_cmd::run(&ctx, user.as_deref()),
-        Command::Passwd(args) => passwd_cmd::run(&ctx, &args),
+    dispatch(&ctx, cli.command)
+}
+
+fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
+    match command {
+        Command::Status { user } => status_cmd::run(ctx, user.as_deref()),
+        Command::Passwd(args) => passwd_cmd::run(ctx, &args),
         Command::Verify {
             user,
             password_stdin,
-        } => verify_cmd::run(&ctx, user.as_deref(), password_stdin),
-        Command::Backup { reason } => backup_cmd::run_backup(&ctx, reason.as_deref()),
-        Command::Backups => backup_cmd::run_list(&ctx),
+        } => verify_cmd::run(ctx, user.as_deref(), password_stdin),
+        Command::Backup { reason } => backup_cmd::run_backup(ctx, reason.as_deref()),
+        Command::Backups => backup_cmd::run_list(ctx),
         Command::Restore { id, user, dry_run } => {
-            restore_cmd::run(&ctx, &id, user.as_deref(), dry_run)
+            restore_cmd::run(ctx, &id, user.as_deref(), dry_run)
         }
-        Command::Watch(args) => crate::watch::run_watch(&ctx, &args),
-        Command::Events(args) => crate::watch::run_events(&ctx, &args),
-        Command::Info => info_cmd::run(&ctx),
-        Command::Audit { users, cloud_key } => audit_cmd::run(&ctx, &users, cloud_key),
-        Command::Version => unreachable!("handled above"),
+        Command::Watch(args) => crate::watch::run_watch(ctx, &args),
+        Command::Events(args) => crate::watch::run_events(ctx, &args),
+        Command::Info => info_cmd::run(ctx),
+        Command::Audit { users, cloud_key } => audit_cmd::run(ctx, &users, cloud_key),
+        Command::Version | Command::Disks => unreachable!("handled before"),
     }
 }
 

@@ -1,9 +1,13 @@
-//! Operating-system plumbing: root-confined paths, atomic replacement, locks.
+//! Operating-system plumbing: root-confined paths, atomic replacement, locks, private
+//! mounts (mount namespace, read-only loop devices).
 
 pub mod atomic;
 pub mod lock;
+pub mod loopdev;
+pub mod mountns;
 pub mod regular;
 pub mod root;
+pub mod supervise;
 pub mod xattr;
 
 #[cfg(arm_kuser_atomics)]

@@ -29,7 +29,24 @@ const MAX_SYMLINKS: usize = 40;
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
+    /// Logical prefixes that live elsewhere inside this root (a QNAP system partition:
+    /// `/etc/config` is its `/.config`), applied to the path asked for and to every
+    /// absolute symlink target, as the box's own `/etc/config` symlink would.
+    aliases: &'static [(&'static str, &'static str)],
+    /// Shown instead of `path` in messages (`--disk`: the md device, not a temporary
+    /// mount point that is gone afterwards).
+    label: Option<String>,
 }
+
+/// What the box sees of its system partition (`/mnt/HDA_ROOT`) when it is the root:
+/// `/etc/config` points to `/mnt/HDA_ROOT/.config`. The box's `/etc` is a RAM disk the
+/// partition does not hold, so lckpwdf's `/etc/.pwd.lock` (an empty file that only orders
+/// concurrent writers) is taken in `.config`, the one directory the partition always has.
+const SYSTEM_PARTITION_ALIASES: &[(&str, &str)] = &[
+    ("/etc/.pwd.lock", "/.config/.pwd.lock"),
+    ("/etc/config", "/.config"),
+    ("/mnt/HDA_ROOT", "/"),
+];
 
 /// A path resolved inside the root: the real parent directory (open) and the final name.
 #[derive(Debug)]
@@ -66,7 +83,39 @@ impl Root {
         Ok(Root {
             fd,
             path: path.to_path_buf(),
+            aliases: &[],
+            label: None,
         })
+    }
+
+    /// Open `path`, a mounted QNAP system partition (what QTS mounts at `/mnt/HDA_ROOT`), as
+    /// the root: `/etc/config/...` resolves to its `.config/...`.
+    pub fn open_system_partition(path: &Path) -> Result<Root> {
+        let mut root = Root::open(path)?;
+        root.aliases = SYSTEM_PARTITION_ALIASES;
+        Ok(root)
+    }
+
+    /// Show paths inside this root as `LABEL:/path` in messages.
+    pub fn with_label(mut self, label: String) -> Root {
+        self.label = Some(label);
+        self
+    }
+
+    /// Whether this root is a QNAP system partition (opened with
+    /// [`Root::open_system_partition`]).
+    pub fn is_system_partition(&self) -> bool {
+        !self.aliases.is_empty()
+    }
+
+    /// `path` with the first alias whose prefix matches (whole components) replaced.
+    fn unalias(&self, path: &Path) -> PathBuf {
+        for (from, to) in self.aliases {
+            if let Ok(rest) = path.strip_prefix(from) {
+                return Path::new(to).join(rest);
+            }
+        }
+        path.to_path_buf()
     }
 
     /// The root as given on the command line.
@@ -81,7 +130,9 @@ impl Root {
 
     /// A root-relative path as the owner sees it on this machine (`DIR/etc/shadow`).
     pub fn display(&self, inside: &Path) -> String {
-        if self.is_host() {
+        if let Some(label) = &self.label {
+            format!("{label}:{}", inside.display())
+        } else if self.is_host() {
             inside.display().to_string()
         } else {
             let rel = inside.strip_prefix("/").unwrap_or(inside);
@@ -127,7 +178,7 @@ impl Root {
     fn walk(&self, logical: &str, create: bool, mode: Option<Mode>) -> Result<Option<Resolved>> {
         // Components still to walk, in order (front = next).
         let mut todo: Vec<OsString> = Vec::new();
-        push_front(&mut todo, Path::new(logical));
+        push_front(&mut todo, &self.unalias(Path::new(logical)));
         // Open directories from the root down; `names[i]` is the name of `dirs[i + 1]`.
         let mut dirs: Vec<OwnedFd> = vec![self.fd.try_clone().map_err(|e| Error::io("root", e))?];
         let mut names: Vec<OsString> = Vec::new();
@@ -195,8 +246,9 @@ impl Root {
                     }
                     let target = readlinkat(cur, comp.as_os_str())
                         .map_err(|e| Error::io(self.display(&real), e))?;
-                    let target = PathBuf::from(target);
+                    let mut target = PathBuf::from(target);
                     if target.is_absolute() {
+                        target = self.unalias(&target);
                         dirs.truncate(1);
                         names.clear();
                     }
