@@ -81,9 +81,46 @@ pub fn handle_signals(sfd: &SignalFd) -> bool {
     stop
 }
 
+/// Where records go: the box's journal, a file named by `--journal` (a replay), or stdout
+/// as JSON lines (a replay without `--journal`, and `--json watch` in addition).
+pub struct Sink<'a> {
+    pub journal: Option<&'a mut Journal>,
+    pub stdout: bool,
+}
+
+impl Sink<'_> {
+    pub fn display(&self) -> String {
+        match &self.journal {
+            Some(j) => j.display().to_string(),
+            None => "stdout".into(),
+        }
+    }
+
+    fn put(&mut self, rec: &Record) {
+        if let Some(j) = self.journal.as_deref_mut()
+            && let Err(e) = j.append(rec)
+        {
+            log::error!("journal: {}", e.message);
+        }
+        if self.stdout {
+            print_json_line(rec);
+        }
+    }
+}
+
+/// One record as one JSON line on stdout, flushed (a pipe reader sees it at once).
+pub fn print_json_line<T: serde::Serialize>(rec: &T) {
+    use std::io::Write;
+    if let Ok(mut line) = serde_json::to_string(rec) {
+        line.push('\n');
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line.as_bytes()).and_then(|_| out.flush());
+    }
+}
+
 pub struct Watcher<'a> {
     pub classifier: Classifier,
-    pub journal: &'a mut Journal,
+    pub journal: Sink<'a>,
     pub on_hold: Option<&'a str>,
 }
 
@@ -94,6 +131,7 @@ impl Watcher<'_> {
         // Source time = monotonic time - offset (0 for monotonic sources).
         let mut offset: i128 = 0;
         let mut last_ts: u64 = 0;
+        let mut anchored = false;
         let src_now = |offset: i128| (mono_ns() as i128 - offset).max(0) as u64;
         if clock == Clock::Own {
             offset = mono_ns() as i128;
@@ -155,8 +193,12 @@ impl Watcher<'_> {
                 for ev in evs.drain(..) {
                     match ev {
                         Ev::Key { pressed, ts } => {
-                            if clock == Clock::Own {
+                            // The source's clock is anchored once, at its first edge: every
+                            // later time keeps the capture's own spacing, so presses stay in
+                            // order and all records of one press share its time.
+                            if clock == Clock::Own && !anchored {
                                 offset = mono_ns() as i128 - ts as i128;
+                                anchored = true;
                             }
                             last_ts = ts;
                             self.classifier.edge(pressed, ts, &mut out);
@@ -216,9 +258,10 @@ impl Watcher<'_> {
         if clock == Clock::Own && ts >= YEAR_2001_NS {
             return ts / NS_PER_MS;
         }
-        let now_src = (mono_ns() as i128 - offset).max(0) as u64;
-        let ago_ms = now_src.saturating_sub(ts) / NS_PER_MS;
-        wall_ms().saturating_sub(ago_ms)
+        // Signed: a replay anchored at its first edge has later presses "ahead" of now.
+        let now_src = mono_ns() as i128 - offset;
+        let delta_ms = (ts as i128 - now_src).div_euclid(NS_PER_MS as i128);
+        (wall_ms() as i128 + delta_ms).max(0) as u64
     }
 
     fn emit(&mut self, src: &dyn Source, out: &mut Vec<Output>, clock: Clock, offset: i128) {
@@ -280,9 +323,7 @@ impl Watcher<'_> {
             };
             // The journal first: it is the durable record (an advanced reset may reboot
             // the box any moment now).
-            if let Err(e) = self.journal.append(&rec) {
-                log::error!("journal: {}", e.message);
-            }
+            self.journal.put(&rec);
             let secs = held as f64 / 1000.0;
             match event {
                 "threshold" => log::warn!(

@@ -127,6 +127,73 @@ impl Journal {
         ))
     }
 
+    /// Open a file named by the user (`watch --replay --journal FILE`) for appending,
+    /// creating it 0600; never the box's journal unless named. Not rotated.
+    pub fn open_path(path: &std::path::Path) -> Result<Journal> {
+        let display = path.display().to_string();
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::usage(format!("--journal {display}: not a file name")))?;
+        let dir = nix::fcntl::open(
+            parent,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(&display, e))?;
+        let fd = openat(
+            &dir,
+            name,
+            OFlag::O_WRONLY
+                | OFlag::O_APPEND
+                | OFlag::O_CREAT
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| Error::io(&display, e))?;
+        let st = fstat(fd.as_fd()).map_err(|e| Error::io(&display, e))?;
+        if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+            return Err(Error::usage(format!(
+                "--journal {display}: not a regular file"
+            )));
+        }
+        let mut file = File::from(fd);
+        let mut size = st.st_size as u64;
+        // A torn last line is closed, as in the box's journal.
+        if size > 0 {
+            let rd = openat(
+                &dir,
+                name,
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::io(&display, e))?;
+            let mut b = [0u8; 1];
+            nix::sys::uio::pread(&rd, &mut b, size as i64 - 1)
+                .map_err(|e| Error::io(&display, e))?;
+            if b[0] != b'\n' {
+                file.write_all(b"\n")
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| {
+                        Error::io(&display, Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+                    })?;
+                size += 1;
+            }
+        }
+        Ok(Journal {
+            dir,
+            display,
+            file,
+            size,
+            max_bytes: u64::MAX,
+        })
+    }
+
     pub fn display(&self) -> &str {
         &self.display
     }

@@ -40,6 +40,7 @@ Examples:
   qrescue watch --replay capture.bin         # a `cat /dev/input/eventN` capture
   qrescue watch --on-hold 'logger \"reset button: $QRESCUE_CLASS $QRESCUE_HELD_MS ms\"'
 
+Replays (--replay) go to --journal FILE or stdout (JSON lines), never to the journal.
 Holds: short < 3 s <= basic-reset < 10 s <= advanced-reset (what QTS does on release).
 Every hold, and each threshold as it is crossed, is fsynced to the journal
 (/etc/config/qrescue/button.jsonl on QTS) and sent to syslog. Device paths are the
@@ -54,6 +55,10 @@ pub struct WatchArgs {
     /// Replay recorded input_event records from FILE (or a FIFO) in this binary's layout
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// Where replay records go (appended, created 0600); without it, stdout as JSON lines.
+    /// A replay never writes the box's journal unless it is named here.
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    pub journal: Option<PathBuf>,
     /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, KEY_POWER, ...
     #[arg(long, value_name = "CODE", default_value = "KEY_RESTART")]
     pub key: String,
@@ -223,13 +228,21 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         Some(c) => Some(open_source(c, key, th.debounce_ms)?),
         None => None,
     };
-    let (mut journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
-    if torn {
-        log::warn!(
-            "{}: the last line was torn (power cut?); it was closed and is skipped",
-            journal.display()
-        );
-    }
+    let is_replay = args.replay.is_some();
+    let mut journal = match (&args.journal, is_replay) {
+        (Some(p), _) => Some(Journal::open_path(p)?),
+        (None, true) => None,
+        (None, false) => {
+            let (journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
+            if torn {
+                log::warn!(
+                    "{}: the last line was torn (power cut?); it was closed and is skipped",
+                    journal.display()
+                );
+            }
+            Some(journal)
+        }
+    };
     let sfd = daemon::signal_fd()?;
     if !args.foreground {
         // Not tied to the terminal that started us (a service script backgrounds us).
@@ -237,7 +250,10 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
     }
     let mut watcher = Watcher {
         classifier: Classifier::new(th),
-        journal: &mut journal,
+        journal: daemon::Sink {
+            stdout: ctx.json || (is_replay && args.journal.is_none()),
+            journal: journal.as_mut(),
+        },
         on_hold: args.on_hold.as_deref(),
     };
     let auto = choice.is_none();
