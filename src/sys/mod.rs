@@ -1,6 +1,7 @@
 //! Operating-system plumbing: root-confined paths, atomic replacement, locks.
 
 pub mod atomic;
+pub mod dirwatch;
 pub mod lock;
 pub mod root;
 

@@ -12,6 +12,8 @@ pub mod journal;
 pub mod records;
 pub mod replay;
 pub mod source;
+pub mod state;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +67,9 @@ pub struct WatchArgs {
     /// Command run by /bin/sh after each classified hold (QRESCUE_CLASS, QRESCUE_HELD_MS set)
     #[arg(long, value_name = "CMD")]
     pub on_hold: Option<String>,
+    /// Do not watch the credential stores (on by default, except for a replay)
+    #[arg(long)]
+    pub no_stores: bool,
     /// Stay attached to the terminal and echo log records to stderr
     #[arg(long)]
     pub foreground: bool,
@@ -244,6 +249,31 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         }
     };
     let sfd = daemon::signal_fd()?;
+    // The store watch runs on its own thread (started after the signal mask is set, so
+    // signals still reach the signalfd only); it ends with the process.
+    let stores_summary = if is_replay || args.no_stores {
+        None
+    } else {
+        match stores::StoreWatch::start(ctx.root.path(), ctx.json) {
+            Ok((w, summary)) => {
+                std::thread::Builder::new()
+                    .name("stores".into())
+                    .spawn(move || w.run())
+                    .map_err(|e| {
+                        Error::io(
+                            "thread",
+                            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                        )
+                    })?;
+                Some(summary)
+            }
+            Err(e) => {
+                log::warn!("credential stores not watched: {}", e.message);
+                None
+            }
+        }
+    };
+    let _ = &stores_summary;
     if !args.foreground {
         // Not tied to the terminal that started us (a service script backgrounds us).
         let _ = nix::unistd::setsid();
