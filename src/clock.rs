@@ -54,6 +54,39 @@ pub fn rfc3339(unix: u64) -> String {
     )
 }
 
+/// Local time of Unix milliseconds (the C library's zone rules, `TZ`), with its offset:
+/// `2026-11-25T06:44:00.250+09:00`. Falls back to UTC.
+pub fn local_ms(unix_ms: u64) -> String {
+    use nix::libc;
+    let t = (unix_ms / 1000) as libc::time_t;
+    // SAFETY: `tm` is plain data (a null `tm_zone` pointer is valid) that localtime_r fills
+    // (reading TZ on first use); it gets valid pointers to locals that outlive the call.
+    let (ok, tm) = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let ok = !libc::localtime_r(&t, &mut tm).is_null();
+        (ok, tm)
+    };
+    if !ok {
+        let s = rfc3339(unix_ms / 1000);
+        return format!("{}.{:03}Z", s.trim_end_matches('Z'), unix_ms % 1000);
+    }
+    let off = tm.tm_gmtoff;
+    let sign = if off < 0 { '-' } else { '+' };
+    let off = off.unsigned_abs();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}:{:02}",
+        tm.tm_year as i64 + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        unix_ms % 1000,
+        off / 3600,
+        off / 60 % 60
+    )
+}
+
 /// `2026-11-24` for a day number (shadow's last change).
 pub fn date_of_day(days: u64) -> String {
     let (y, m, d) = civil_from_days(days as i64);

@@ -61,9 +61,10 @@ pub struct WatchArgs {
     /// A replay never writes the box's journal unless it is named here.
     #[arg(long, value_name = "FILE", requires = "replay")]
     pub journal: Option<PathBuf>,
-    /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, KEY_POWER, ...
-    #[arg(long, value_name = "CODE", default_value = "KEY_RESTART")]
-    pub key: String,
+    /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, BTN_2, ...
+    /// [default: KEY_RESTART; found automatically: qnap8528's BTN_2, then KEY_RESTART]
+    #[arg(long, value_name = "CODE")]
+    pub key: Option<String>,
     /// Command run by /bin/sh after each classified hold (QRESCUE_CLASS, QRESCUE_HELD_MS set)
     #[arg(long, value_name = "CMD")]
     pub on_hold: Option<String>,
@@ -137,27 +138,44 @@ fn open_source(c: &Choice, key: u16, debounce_ms: u64) -> Result<Box<dyn Source>
     })
 }
 
-/// Auto-detection: an input device reporting the key, then a free GPIO line named like a
-/// reset button.
-fn detect(key: u16) -> Option<Choice> {
-    if let Some((p, name)) = evdev::find(Path::new(INPUT_DIR), key) {
-        log::info!(
-            "found {} ({}) reporting {}",
-            p.display(),
-            name.as_deref().unwrap_or("unnamed"),
-            key_label(key)
-        );
-        return Some(Choice::Device(p));
+/// Input devices known to carry a reset button, tried in order when `--key` is not given:
+/// (device name, or any; key; where the row comes from).
+pub const BUTTONS: &[(Option<&str>, u16, &str)] = &[
+    // The out-of-tree qnap8528 driver (Debian/TrueNAS on IT8528 QNAP boards) reports the
+    // reset button as BTN_2 on a device named qnap8528.
+    (Some("qnap8528"), 0x102, "qnap8528"),
+    // gpio-keys on ARM boards whose device tree describes the button.
+    (None, 0x198, "gpio-keys"),
+];
+
+/// Auto-detection: an input device of the table (or, with `--key`, any reporting that key),
+/// then a free GPIO line named like a reset button. Returns the choice and its key.
+fn detect(key: Option<u16>) -> Option<(Choice, u16)> {
+    let rows: Vec<(Option<&str>, u16)> = match key {
+        Some(k) => vec![(None, k)],
+        None => BUTTONS.iter().map(|&(n, k, _)| (n, k)).collect(),
+    };
+    for (want, k) in rows {
+        if let Some((p, name)) = evdev::find_named(Path::new(INPUT_DIR), k, want) {
+            log::info!(
+                "found {} ({}) reporting {}",
+                p.display(),
+                name.as_deref().unwrap_or("unnamed"),
+                key_label(k)
+            );
+            return Some((Choice::Device(p), k));
+        }
     }
     if let Some(spec) = gpio::find_reset_line() {
         log::info!("found a free GPIO line named like a reset button: {spec:?}");
-        return Some(Choice::Gpio(spec));
+        return Some((Choice::Gpio(spec), key.unwrap_or(records::KEY_RESTART)));
     }
     None
 }
 
 const NOT_FOUND: &str = "\
-no reset-button source found: no input device under /dev/input reports the key, and no \
+no reset-button source found: no input device under /dev/input is a known reset button \
+(qnap8528's BTN_2, gpio-keys' KEY_RESTART, or the --key asked for), and no \
 free GPIO line is named like a reset button. On QNAP x86 models QTS reads the button \
 through its embedded controller (hal_daemon), which the kernel does not expose; qrescue \
 does not poll the controller itself (that would race with the firmware). Options: \
@@ -200,14 +218,47 @@ fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
     }
 }
 
+/// What is watched, said once per change: "stores: /etc/config; button: /dev/input/event0
+/// (gpio-keys)". Logged (QTS: the service's log), on a terminal without `--foreground` also
+/// on stderr, and written to `watch.status` in the state directory for the service's
+/// `status` action.
+struct Status {
+    stores: String,
+    said: Option<String>,
+    tell_terminal: bool,
+    write: bool,
+}
+
+impl Status {
+    fn announce(&mut self, ctx: &Context, button: String) {
+        let line = format!("{}; button: {button}", self.stores);
+        if self.said.as_deref() == Some(line.as_str()) {
+            return;
+        }
+        log::info!("{line}");
+        if self.tell_terminal {
+            eprintln!("qrescue: {line}");
+        }
+        if self.write
+            && let Err(e) = state::write_status(&ctx.root, &line)
+        {
+            log::warn!("{}", e.message);
+        }
+        self.said = Some(line);
+    }
+}
+
 pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
     crate::logging::init(crate::logging::SyslogFacility::LOG_DAEMON, args.foreground);
-    let key = parse_key(&args.key).ok_or_else(|| {
-        Error::usage(format!(
-            "--key {:?}: expected a key code (408, 0x198) or a name such as KEY_RESTART",
-            args.key
-        ))
-    })?;
+    let asked_key = match &args.key {
+        Some(k) => Some(parse_key(k).ok_or_else(|| {
+            Error::usage(format!(
+                "--key {k:?}: expected a key code (408, 0x198) or a name such as KEY_RESTART"
+            ))
+        })?),
+        None => None,
+    };
+    let mut key = asked_key.unwrap_or(records::KEY_RESTART);
     if !(args.debounce_ms < args.basic_ms && args.basic_ms < args.advanced_ms) {
         return Err(Error::usage(
             "thresholds must satisfy --debounce-ms < --basic-ms < --advanced-ms",
@@ -273,7 +324,17 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
             }
         }
     };
-    let _ = &stores_summary;
+    let mut status = Status {
+        stores: match (&stores_summary, is_replay, args.no_stores) {
+            (Some(s), _, _) => format!("stores: {s}"),
+            (None, true, _) => "stores: not watched (a replay)".into(),
+            (None, _, true) => "stores: not watched (--no-stores)".into(),
+            (None, _, _) => "stores: not watched".into(),
+        },
+        said: None,
+        tell_terminal: !args.foreground && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        write: !is_replay,
+    };
     if !args.foreground {
         // Not tied to the terminal that started us (a service script backgrounds us).
         let _ = nix::unistd::setsid();
@@ -304,7 +365,10 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                         .ok()
                         .map(|s| Box::new(s) as Box<dyn Source>),
                     Some(Choice::Replay(_)) => unreachable!("a replay is opened once"),
-                    None => detect(key).and_then(|c| open_source(&c, key, th.debounce_ms).ok()),
+                    None => detect(asked_key).and_then(|(c, k)| {
+                        key = k;
+                        open_source(&c, k, th.debounce_ms).ok()
+                    }),
                 };
                 match found {
                     Some(s) => s,
@@ -313,6 +377,16 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                             log::warn!("{NOT_FOUND}");
                             said_not_found = true;
                         }
+                        status.announce(
+                            ctx,
+                            match &choice {
+                                Some(Choice::Device(p)) => {
+                                    format!("{} (waiting for it)", p.display())
+                                }
+                                Some(Choice::Gpio(g)) => format!("{g:?} (waiting for it)"),
+                                _ => "none on this model (read by the firmware)".into(),
+                            },
+                        );
                         let dir = match &choice {
                             Some(Choice::Device(p)) => {
                                 p.parent().unwrap_or(Path::new("/dev")).to_path_buf()
@@ -331,6 +405,10 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         };
         said_not_found = false;
         let i = src.info().clone();
+        status.announce(
+            ctx,
+            format!("{} ({})", i.path, i.name.as_deref().unwrap_or(i.kind)),
+        );
         log::info!(
             "watching {} ({}{}), {}; journal {}",
             i.path,

@@ -320,6 +320,15 @@ fn parse(text: &[u8]) -> Vec<CredRecord> {
         .collect()
 }
 
+/// What the watcher watches, one line, for the service's `status` (`watch.status`).
+pub const STATUS: &str = "watch.status";
+
+pub fn write_status(root: &Root, line: &str) -> Result<()> {
+    let state = StateDir::open(root, true)?.expect("created");
+    let d = format!("{}/{STATUS}", state.display);
+    write_private(&state.fd, STATUS, format!("{line}\n").as_bytes(), &d)
+}
+
 /// The credential journal of a root, for `events` and `audit` (empty when missing).
 pub fn read_records(root: &Root) -> Result<(Vec<CredRecord>, Option<String>)> {
     let Some(state) = StateDir::open(root, false)? else {
