@@ -515,3 +515,43 @@ fn no_stores_turns_it_off() {
     assert_eq!(c.wait().unwrap().code(), Some(0));
     assert!(!f.path(JOURNAL).exists());
 }
+
+#[test]
+fn audit_names_a_factory_default_change_after_the_last_qrescue_change() {
+    let f = qts_root(NT_PASSWORD);
+    let audit = |f: &Fixture| -> Vec<serde_json::Value> {
+        let o = run(qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["--json", "audit"]));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["id"] == "reset-since-change")
+            .cloned()
+            .collect()
+    };
+    let w = Watch::start(&f);
+    let o = common::passwd(f.root(), "admin", "Zq7-new-admin-pw");
+    assert!(o.status.success());
+    expect_records(&f, 1);
+    assert!(audit(&f).is_empty(), "{:?}", audit(&f));
+    firmware_reset(&f);
+    expect_records(&f, 2);
+    w.stop();
+    let r = audit(&f);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["severity"], "high");
+    assert_eq!(r[0]["user"], "admin");
+    let msg = r[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("factory default") && msg.contains("strongest"),
+        "{msg}"
+    );
+    // A qrescue change afterwards settles it.
+    let o = common::passwd(f.root(), "admin", "Zq7-newer-admin-pw");
+    assert!(o.status.success());
+    assert!(audit(&f).is_empty(), "{:?}", audit(&f));
+}
