@@ -98,7 +98,7 @@ fn local_parts(unix: u64) -> Option<LocalParts> {
             tm.tm_hour,
             tm.tm_min,
             tm.tm_sec,
-            tm.tm_gmtoff as i64,
+            tm.tm_gmtoff,
         )
     })
 }
