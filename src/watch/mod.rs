@@ -9,6 +9,7 @@ pub mod evdev;
 pub mod events_cmd;
 pub mod gpio;
 pub mod journal;
+pub mod polled;
 pub mod records;
 pub mod replay;
 pub mod source;
@@ -54,6 +55,10 @@ pub struct WatchArgs {
     /// GPIO line: CHIP:LINE[:active-low] (chip gpiochipN, line offset or name) or sysfs:N
     #[arg(long, value_name = "CHIP:LINE", conflicts_with = "replay")]
     pub gpio: Option<String>,
+    /// With --gpio sysfs:N: read the line's value file every MS milliseconds (read-only, for
+    /// a line only the firmware reads; never exported or reconfigured). Off unless given
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
     /// Replay recorded input_event records from FILE (or a FIFO) in this binary's layout
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
@@ -126,6 +131,8 @@ fn key_label(k: u16) -> String {
 /// What to watch, as chosen from the options or found.
 enum Choice {
     Device(PathBuf),
+    /// `--gpio sysfs:N --poll-ms MS`.
+    Polled(u32, bool, u64),
     Gpio(gpio::Spec),
     Replay(PathBuf),
 }
@@ -134,6 +141,7 @@ fn open_source(c: &Choice, key: u16, debounce_ms: u64) -> Result<Box<dyn Source>
     Ok(match c {
         Choice::Device(p) => Box::new(evdev::Evdev::open(p, key)?),
         Choice::Gpio(s) => Box::new(gpio::Gpio::open(s, debounce_ms)?),
+        Choice::Polled(n, low, ms) => Box::new(polled::Polled::open(*n, *low, *ms)?),
         Choice::Replay(p) => Box::new(replay::Replay::open(p, key)?),
     })
 }
@@ -273,10 +281,21 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         Some(s) => Some(gpio::parse_spec(s).map_err(Error::usage)?),
         None => None,
     };
-    let choice = match (&args.replay, &args.device, gpio_spec) {
-        (Some(p), _, _) => Some(Choice::Replay(p.clone())),
-        (_, Some(p), _) => Some(Choice::Device(p.clone())),
-        (_, _, Some(s)) => Some(Choice::Gpio(s)),
+    let choice = match (&args.replay, &args.device, gpio_spec, args.poll_ms) {
+        (Some(p), _, _, _) => Some(Choice::Replay(p.clone())),
+        (_, Some(p), _, _) => Some(Choice::Device(p.clone())),
+        (_, _, Some(gpio::Spec::Sysfs { number, active_low }), Some(ms)) => {
+            if !(10..=10_000).contains(&ms) {
+                return Err(Error::usage(format!(
+                    "--poll-ms {ms}: expected 10 to 10000 milliseconds"
+                )));
+            }
+            Some(Choice::Polled(number, active_low, ms))
+        }
+        (_, _, _, Some(_)) => {
+            return Err(Error::usage("--poll-ms works with --gpio sysfs:N only"));
+        }
+        (_, _, Some(s), None) => Some(Choice::Gpio(s)),
         _ => None,
     };
     // Open the first source before anything else, so a bad option fails fast.
@@ -364,6 +383,7 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                     Some(Choice::Gpio(s)) => gpio::Gpio::open(s, th.debounce_ms)
                         .ok()
                         .map(|s| Box::new(s) as Box<dyn Source>),
+                    Some(c @ Choice::Polled(..)) => open_source(c, key, th.debounce_ms).ok(),
                     Some(Choice::Replay(_)) => unreachable!("a replay is opened once"),
                     None => detect(asked_key).and_then(|(c, k)| {
                         key = k;
@@ -384,6 +404,9 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                                     format!("{} (waiting for it)", p.display())
                                 }
                                 Some(Choice::Gpio(g)) => format!("{g:?} (waiting for it)"),
+                                Some(Choice::Polled(n, ..)) => {
+                                    format!("sysfs GPIO {n} (waiting for it)")
+                                }
                                 _ => "none on this model (read by the firmware)".into(),
                             },
                         );
@@ -391,7 +414,7 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                             Some(Choice::Device(p)) => {
                                 p.parent().unwrap_or(Path::new("/dev")).to_path_buf()
                             }
-                            Some(Choice::Gpio(_)) => PathBuf::from("/dev"),
+                            Some(Choice::Gpio(_) | Choice::Polled(..)) => PathBuf::from("/dev"),
                             _ => PathBuf::from(INPUT_DIR),
                         };
                         if !wait_for_change(&dir, &sfd)? {
