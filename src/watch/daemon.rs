@@ -122,6 +122,10 @@ pub struct Watcher<'a> {
     pub classifier: Classifier,
     pub journal: Sink<'a>,
     pub on_hold: Option<&'a str>,
+    /// A source on its own clock: (source time, wall-clock ms) of its first edge.
+    pub anchor: Option<(u64, u64)>,
+    /// The last press's (source time, wall-clock ms): its later records reuse the time.
+    pub last_press: Option<(u64, u64)>,
 }
 
 impl Watcher<'_> {
@@ -198,6 +202,7 @@ impl Watcher<'_> {
                             // order and all records of one press share its time.
                             if clock == Clock::Own && !anchored {
                                 offset = mono_ns() as i128 - ts as i128;
+                                self.anchor = Some((ts, wall_ms()));
                                 anchored = true;
                             }
                             last_ts = ts;
@@ -250,6 +255,18 @@ impl Watcher<'_> {
         }
     }
 
+    /// Wall-clock milliseconds of a press, the same for every record of it.
+    fn press_wall(&mut self, ts: u64, clock: Clock, offset: i128) -> u64 {
+        if let Some((t, w)) = self.last_press
+            && t == ts
+        {
+            return w;
+        }
+        let w = self.wall_of(ts, clock, offset);
+        self.last_press = Some((ts, w));
+        w
+    }
+
     /// Wall-clock milliseconds of a source timestamp.
     fn wall_of(&self, ts: u64, clock: Clock, offset: i128) -> u64 {
         // Recorded wall-clock stamps (a capture of a device using CLOCK_REALTIME, GPIO v1
@@ -257,6 +274,14 @@ impl Watcher<'_> {
         const YEAR_2001_NS: u64 = 978_307_200 * 1_000_000_000;
         if clock == Clock::Own && ts >= YEAR_2001_NS {
             return ts / NS_PER_MS;
+        }
+        if clock == Clock::Own
+            && let Some((t, w)) = self.anchor
+        {
+            // The capture's own spacing from its first edge, in one computation (no clock
+            // read: presses keep their exact order and distance).
+            let delta_ms = (ts as i128 - t as i128).div_euclid(NS_PER_MS as i128);
+            return (w as i128 + delta_ms).max(0) as u64;
         }
         // Signed: a replay anchored at its first edge has later presses "ahead" of now.
         let now_src = mono_ns() as i128 - offset;
@@ -302,7 +327,7 @@ impl Watcher<'_> {
                 ),
             };
             // Every record of one press carries the wall-clock time of that press.
-            let unix_ms = self.wall_of(pressed_at, clock, offset);
+            let unix_ms = self.press_wall(pressed_at, clock, offset);
             let firmware = match event {
                 "threshold" => format!("on release: {}", class.firmware_action()),
                 _ => class.firmware_action().to_string(),

@@ -365,6 +365,8 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
             journal: journal.as_mut(),
         },
         on_hold: args.on_hold.as_deref(),
+        anchor: None,
+        last_press: None,
     };
     let auto = choice.is_none();
     let mut said_not_found = false;
