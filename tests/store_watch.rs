@@ -176,6 +176,16 @@ impl Watch {
     }
 }
 
+/// A failing test must not leave its watcher running.
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if self.child.try_wait().is_ok_and(|s| s.is_none()) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn records(f: &Fixture) -> Vec<serde_json::Value> {
     std::fs::read_to_string(f.path(JOURNAL))
         .unwrap_or_default()
