@@ -54,6 +54,60 @@ pub fn rfc3339(unix: u64) -> String {
     )
 }
 
+/// Local time of Unix milliseconds (the C library's zone rules, `TZ`), with its offset:
+/// `2026-11-25T06:44:00.250+09:00`. UTC where the C library's `time_t` cannot be trusted
+/// from Rust (32-bit musl changed it to 64 bits; the libc crate's binding may not follow).
+pub fn local_ms(unix_ms: u64) -> String {
+    match local_parts(unix_ms / 1000) {
+        Some((y, mo, d, h, mi, s, off)) => {
+            let sign = if off < 0 { '-' } else { '+' };
+            let off = off.unsigned_abs();
+            format!(
+                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}{sign}{:02}:{:02}",
+                unix_ms % 1000,
+                off / 3600,
+                off / 60 % 60
+            )
+        }
+        None => {
+            let s = rfc3339(unix_ms / 1000);
+            format!("{}.{:03}Z", s.trim_end_matches('Z'), unix_ms % 1000)
+        }
+    }
+}
+
+type LocalParts = (i64, i32, i32, i32, i32, i32, i64);
+
+#[cfg(target_pointer_width = "64")]
+#[allow(deprecated)] // libc's musl time_t alias: 64-bit on every 64-bit target
+fn local_parts(unix: u64) -> Option<LocalParts> {
+    use nix::libc;
+    let t = unix as libc::time_t;
+    // SAFETY: `tm` is plain data (a null `tm_zone` pointer is valid) that localtime_r fills
+    // (reading TZ on first use); it gets valid pointers to locals that outlive the call.
+    let (ok, tm) = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let ok = !libc::localtime_r(&t, &mut tm).is_null();
+        (ok, tm)
+    };
+    ok.then(|| {
+        (
+            tm.tm_year as i64 + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec,
+            tm.tm_gmtoff,
+        )
+    })
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+fn local_parts(_unix: u64) -> Option<LocalParts> {
+    None
+}
+
 /// `2026-11-24` for a day number (shadow's last change).
 pub fn date_of_day(days: u64) -> String {
     let (y, m, d) = civil_from_days(days as i64);

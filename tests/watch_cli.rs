@@ -130,7 +130,9 @@ fn replay_classifies_holds_and_events_lists_them() {
     let o = run(qrescue()
         .arg("--root")
         .arg(f.root())
-        .args(["watch", "--replay"])
+        .args(["watch", "--journal"])
+        .arg(box_journal(&f))
+        .arg("--replay")
         .arg(&cap));
     let _ = std::fs::remove_file(&cap);
     assert_eq!(
@@ -208,7 +210,9 @@ fn torn_journal_line_is_reported_not_fatal() {
         run(qrescue()
             .arg("--root")
             .arg(f.root())
-            .args(["watch", "--replay"])
+            .args(["watch", "--journal"])
+            .arg(box_journal(f))
+            .arg("--replay")
             .arg(&cap))
     };
     assert!(watch(&f).status.success());
@@ -250,16 +254,30 @@ fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The box's journal, named explicitly: a replay writes it only when told to (the
+/// fixture's state directory is made first, as `watch` without `--replay` would).
+fn box_journal(f: &Fixture) -> std::path::PathBuf {
+    let p = f.path(JOURNAL);
+    let dir = p.parent().unwrap();
+    if !dir.exists() {
+        std::fs::create_dir(dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    p
+}
+
 fn journal_text(f: &Fixture) -> String {
     std::fs::read_to_string(f.path(JOURNAL)).unwrap_or_default()
 }
 
 fn spawn_watch(f: &Fixture, args: &[&str], syslog: Option<&Path>) -> Child {
     let mut c = qrescue();
-    c.arg("--root")
-        .arg(f.root())
-        .arg("watch")
-        .args(args)
+    c.arg("--root").arg(f.root()).arg("watch");
+    if args.contains(&"--replay") {
+        c.arg("--journal").arg(box_journal(f));
+    }
+    c.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -477,7 +495,9 @@ fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
             run(qrescue()
                 .arg("--root")
                 .arg(f.root())
-                .args(["watch", "--replay"])
+                .args(["watch", "--journal"])
+                .arg(box_journal(&f))
+                .arg("--replay")
                 .arg(&cap))
             .status
             .success()
@@ -499,7 +519,9 @@ fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
             .arg(common::bin())
             .arg("--root")
             .arg(f.root())
-            .args(["watch", "--replay"])
+            .args(["watch", "--journal"])
+            .arg(box_journal(&f))
+            .arg("--replay")
             .arg(&cap));
         if o.status.success() {
             continue; // fewer calls than `when`: nothing was killed
@@ -516,7 +538,9 @@ fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
         let o = run(qrescue()
             .arg("--root")
             .arg(f.root())
-            .args(["watch", "--replay"])
+            .args(["watch", "--journal"])
+            .arg(box_journal(&f))
+            .arg("--replay")
             .arg(&cap));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v = events_json(&f, &[]);
@@ -527,4 +551,118 @@ fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
         points, 10,
         "one kill point per record's write and fdatasync"
     );
+}
+
+/// The replay's JSON lines on stdout.
+fn stdout_records(o: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn replay_never_touches_the_box_journal_and_audit_ignores_replays() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let cap = f.path("/capture.bin");
+    std::fs::write(&cap, capture(b)).unwrap();
+    let before = f.snapshot();
+    // Without --journal: JSON lines on stdout, nothing written under the root.
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--replay"])
+        .arg(&cap));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = stdout_records(&o);
+    assert_eq!(recs.len(), 8, "{recs:?}");
+    assert!(recs.iter().all(|r| r["source"] == "replay"), "{recs:?}");
+    assert_eq!(recs[2]["event"], "hold");
+    assert_eq!(recs[2]["class"], "basic-reset");
+    assert!(!f.path(JOURNAL).exists(), "the box's journal was written");
+    common::fixture::assert_same(&before, &f.snapshot(), "replay to stdout");
+    // With --journal FILE: that file only.
+    let out = f.path("/replay.jsonl");
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--journal"])
+        .arg(&out)
+        .arg("--replay")
+        .arg(&cap));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 8);
+    assert!(!f.path(JOURNAL).exists(), "the box's journal was written");
+    // Even written into the box's journal on purpose, replayed resets are not findings.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut live = Vec::new();
+    live.extend(edge(b, now_ms, KEY_RESTART, 1));
+    live.extend(edge(b, now_ms + 10_500, KEY_RESTART, 0));
+    std::fs::write(&cap, live).unwrap();
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--journal"])
+        .arg(box_journal(&f))
+        .arg("--replay")
+        .arg(&cap));
+    assert!(o.status.success());
+    assert_eq!(summary(&events_json(&f, &[])).len(), 3);
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["--json", "audit"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(!text.contains("reset-since-change"), "{text}");
+}
+
+#[test]
+fn monotonic_capture_gives_one_time_per_press_in_press_order() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    // Timestamps since boot (a capture of a device on CLOCK_MONOTONIC): 1000 s after boot.
+    let m0 = 1_000_000;
+    let mut cap = Vec::new();
+    for (i, hold) in [(0u64, 10_500u64), (1, 500), (2, 3_500), (3, 10_500)] {
+        let t = m0 + i * 60_000;
+        cap.extend(edge(b, t, KEY_RESTART, 1));
+        cap.extend(edge(b, t + hold, KEY_RESTART, 0));
+    }
+    let p = f.path("/mono.bin");
+    std::fs::write(&p, cap).unwrap();
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--replay"])
+        .arg(&p));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = stdout_records(&o);
+    // Group by press: a press ends with its hold.
+    let mut presses: Vec<Vec<u64>> = vec![Vec::new()];
+    for r in &recs {
+        presses
+            .last_mut()
+            .unwrap()
+            .push(r["unix_ms"].as_u64().unwrap());
+        if r["event"] == "hold" {
+            presses.push(Vec::new());
+        }
+    }
+    presses.pop();
+    assert_eq!(presses.len(), 4, "{recs:?}");
+    for p in &presses {
+        assert!(p.iter().all(|t| *t == p[0]), "one time per press: {recs:?}");
+    }
+    for w in presses.windows(2) {
+        assert_eq!(
+            w[1][0] - w[0][0],
+            60_000,
+            "press order and spacing: {recs:?}"
+        );
+    }
 }

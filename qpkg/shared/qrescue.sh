@@ -9,7 +9,7 @@
 #            (as QDK's template does)
 #   stop     SIGTERM to the watcher, wait up to 10 s (then SIGKILL)
 #   restart  stop, then start; a disabled app: nothing is stopped, exit 1
-#   status   "running (pid N)" with exit 0, or "stopped" with exit 3
+#   status   "running (pid N); stores: ...; button: ..." with exit 0, or "stopped" with exit 3
 #   link     recreate /usr/bin/qrescue and the optional man page / completion links
 #   remove   stop, then delete those links (the package is being removed)
 #
@@ -224,6 +224,7 @@ EOF
 	# Ignored signals stay ignored across exec: a closing SSH session that ran
 	# "qrescue.sh start" must not take the watcher with it.
 	trap '' HUP
+	rm -f "$STATE_DIR/watch.status"
 	"$BIN" watch --foreground "$@" </dev/null >>"$LOGFILE" 2>&1 &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
@@ -231,7 +232,7 @@ EOF
 	# rather than leaving App Center showing a running app.
 	sleep 1
 	if is_watcher "$pid"; then
-		say 0 "watcher started (pid $pid, log $LOGFILE)"
+		say 0 "watcher started (pid $pid, log $LOGFILE)$(watching)"
 		return 0
 	fi
 	rm -f "$PIDFILE"
@@ -259,9 +260,16 @@ do_stop() {
 	say 0 "watcher stopped"
 }
 
+# watching: "; stores: /etc/config; button: ..." as the running watcher wrote it (what it
+# really watches: on most x86 models no button device exists, the firmware reads it).
+watching() {
+	line=$(head -n 1 "$STATE_DIR/watch.status" 2>/dev/null)
+	[ -z "$line" ] || printf '; %s' "$line"
+}
+
 do_status() {
 	if pid=$(running_pid); then
-		echo "$QPKG_NAME: watcher running (pid $pid)"
+		echo "$QPKG_NAME: watcher running (pid $pid)$(watching)"
 		return 0
 	fi
 	echo "$QPKG_NAME: watcher stopped"

@@ -52,6 +52,29 @@ fn candidates(user: &str, adapters: &[Adapter], cloud_key: Option<&[u8]>) -> Vec
     out
 }
 
+/// Whether a stored password field (crypt hash, or Samba NT hash) holds a factory default
+/// this box's firmware leaves behind and that is computable without the owner: `admin`,
+/// every adapter's MAC in QTS's form, or empty (the store watch's `factory-default` class).
+pub fn is_factory_default(kind: Kind, stored: &str, adapters: &[Adapter]) -> bool {
+    let mut cands = candidates(crate::cli::DEFAULT_USER, adapters, None);
+    cands.push(Candidate {
+        what: "empty".into(),
+        secret: Zeroizing::new(Vec::new()),
+    });
+    let stored = stored.trim_start_matches('!');
+    cands.iter().any(|c| match kind {
+        Kind::Smbpasswd => {
+            let nt = Zeroizing::new(hash::nt_hash_hex(&c.secret));
+            nt.eq_ignore_ascii_case(stored)
+        }
+        Kind::Shadow | Kind::Passwd => {
+            (stored.is_empty() && c.secret.is_empty())
+                || hash::verify(&c.secret, stored) == Verdict::Match
+        }
+        Kind::Group => false,
+    })
+}
+
 /// Test every store holding a password for the account.
 pub fn check(
     audited: &Audited,

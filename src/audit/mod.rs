@@ -7,7 +7,7 @@
 //! candidate or a hash. The rules and their sources: docs/audit.md.
 
 mod accounts;
-mod defaults;
+pub(crate) mod defaults;
 mod exposure;
 mod files;
 mod resets;

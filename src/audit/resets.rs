@@ -6,6 +6,10 @@
 //! and the time of a qrescue backup taken for `passwd USER` or a `restore`. When only the
 //! day is known, a hold on that same day counts as before the change (the usual order is
 //! reset, then a new password).
+//!
+//! The strongest signal comes from the credential-store watch: a `factory-default` change
+//! of the account after the last change qrescue made (a reset left the factory password
+//! behind, whatever pressed it). It is reported as such, in place of the button's.
 
 use super::{Audited, Finding, Severity};
 use crate::backup;
@@ -43,7 +47,63 @@ fn last_change_ms(a: &Audited, backups: &[(String, u64)]) -> Option<u64> {
     }
 }
 
+/// A `factory-default` credential change of each account after qrescue's last change of it
+/// (its backups and `qrescue`-class records): one finding per account, returned by user.
+fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) -> Vec<String> {
+    let Ok((creds, _)) = crate::watch::state::read_records(root) else {
+        return Vec::new();
+    };
+    let backups: Vec<(String, u64)> = backup::list(root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| l.manifest.map(|m| (m.reason, m.created_unix)))
+        .collect();
+    let mut users = Vec::new();
+    for a in audited.iter().filter(|a| a.state.exists) {
+        let user = a.state.user.as_str();
+        let mine = || {
+            creds
+                .iter()
+                .filter(move |r| r.user == user && r.event == "credential-change")
+        };
+        let last_qrescue = mine()
+            .filter(|r| r.class.as_deref() == Some("qrescue"))
+            .map(|r| r.unix_ms)
+            .chain(backups.iter().filter_map(|(reason, unix)| {
+                (reason == &format!("before passwd {user}") || reason.starts_with("before restore"))
+                    .then_some(unix * 1000)
+            }))
+            .max()
+            .unwrap_or(0);
+        let Some(r) = mine()
+            .filter(|r| r.class.as_deref() == Some("factory-default") && r.unix_ms > last_qrescue)
+            .max_by_key(|r| r.unix_ms)
+        else {
+            continue;
+        };
+        let when = if r.seen == "at-start" {
+            format!("found when the watcher started at {}", r.time)
+        } else {
+            format!("at {}", r.time)
+        };
+        findings.push(Finding::new(
+            Severity::High,
+            "reset-since-change",
+            Some(user),
+            None,
+            format!(
+                "the password was reset to a factory default ({when}, in {}) after the last change qrescue made: the strongest sign of a reset (button or \"restore factory defaults\")",
+                r.stores.join(", ")
+            ),
+            format!("set a new password now: qrescue passwd {user}"),
+        ));
+        users.push(user.to_string());
+    }
+    users
+}
+
 pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
+    let reset_users = factory_resets(root, audited, findings);
     let records = match journal::read_all(root) {
         Ok((c, _)) => c.records,
         // An unsafe state directory is refused (and reported by the permission checks).
@@ -64,6 +124,8 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
     };
     let resets: Vec<&journal::Record> = records
         .iter()
+        // A replayed capture is a test, not a press on this box, wherever it was written.
+        .filter(|r| r.source != "replay")
         .filter(|r| r.class == "basic-reset" || r.class == "advanced-reset")
         .filter(|r| r.event == "hold" || r.event == "unfinished" || r.event == "threshold")
         .collect();
@@ -77,6 +139,9 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
         .collect();
     for a in audited.iter().filter(|a| a.state.exists) {
         let user = a.state.user.as_str();
+        if reset_users.iter().any(|u| u == user) {
+            continue;
+        }
         let since = last_change_ms(a, &backups).unwrap_or(0);
         let newer: Vec<&&journal::Record> = resets.iter().filter(|r| r.unix_ms > since).collect();
         // Advanced resets touch every account; basic ones only admin's password.

@@ -2,6 +2,7 @@
 //! mounts (mount namespace, read-only loop devices).
 
 pub mod atomic;
+pub mod dirwatch;
 pub mod lock;
 pub mod loopdev;
 pub mod mountns;

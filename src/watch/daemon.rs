@@ -81,10 +81,51 @@ pub fn handle_signals(sfd: &SignalFd) -> bool {
     stop
 }
 
+/// Where records go: the box's journal, a file named by `--journal` (a replay), or stdout
+/// as JSON lines (a replay without `--journal`, and `--json watch` in addition).
+pub struct Sink<'a> {
+    pub journal: Option<&'a mut Journal>,
+    pub stdout: bool,
+}
+
+impl Sink<'_> {
+    pub fn display(&self) -> String {
+        match &self.journal {
+            Some(j) => j.display().to_string(),
+            None => "stdout".into(),
+        }
+    }
+
+    fn put(&mut self, rec: &Record) {
+        if let Some(j) = self.journal.as_deref_mut()
+            && let Err(e) = j.append(rec)
+        {
+            log::error!("journal: {}", e.message);
+        }
+        if self.stdout {
+            print_json_line(rec);
+        }
+    }
+}
+
+/// One record as one JSON line on stdout, flushed (a pipe reader sees it at once).
+pub fn print_json_line<T: serde::Serialize>(rec: &T) {
+    use std::io::Write;
+    if let Ok(mut line) = serde_json::to_string(rec) {
+        line.push('\n');
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line.as_bytes()).and_then(|_| out.flush());
+    }
+}
+
 pub struct Watcher<'a> {
     pub classifier: Classifier,
-    pub journal: &'a mut Journal,
+    pub journal: Sink<'a>,
     pub on_hold: Option<&'a str>,
+    /// A source on its own clock: (source time, wall-clock ms) of its first edge.
+    pub anchor: Option<(u64, u64)>,
+    /// The last press's (source time, wall-clock ms): its later records reuse the time.
+    pub last_press: Option<(u64, u64)>,
 }
 
 impl Watcher<'_> {
@@ -94,6 +135,7 @@ impl Watcher<'_> {
         // Source time = monotonic time - offset (0 for monotonic sources).
         let mut offset: i128 = 0;
         let mut last_ts: u64 = 0;
+        let mut anchored = false;
         let src_now = |offset: i128| (mono_ns() as i128 - offset).max(0) as u64;
         if clock == Clock::Own {
             offset = mono_ns() as i128;
@@ -155,8 +197,13 @@ impl Watcher<'_> {
                 for ev in evs.drain(..) {
                     match ev {
                         Ev::Key { pressed, ts } => {
-                            if clock == Clock::Own {
+                            // The source's clock is anchored once, at its first edge: every
+                            // later time keeps the capture's own spacing, so presses stay in
+                            // order and all records of one press share its time.
+                            if clock == Clock::Own && !anchored {
                                 offset = mono_ns() as i128 - ts as i128;
+                                self.anchor = Some((ts, wall_ms()));
+                                anchored = true;
                             }
                             last_ts = ts;
                             self.classifier.edge(pressed, ts, &mut out);
@@ -208,6 +255,18 @@ impl Watcher<'_> {
         }
     }
 
+    /// Wall-clock milliseconds of a press, the same for every record of it.
+    fn press_wall(&mut self, ts: u64, clock: Clock, offset: i128) -> u64 {
+        if let Some((t, w)) = self.last_press
+            && t == ts
+        {
+            return w;
+        }
+        let w = self.wall_of(ts, clock, offset);
+        self.last_press = Some((ts, w));
+        w
+    }
+
     /// Wall-clock milliseconds of a source timestamp.
     fn wall_of(&self, ts: u64, clock: Clock, offset: i128) -> u64 {
         // Recorded wall-clock stamps (a capture of a device using CLOCK_REALTIME, GPIO v1
@@ -216,9 +275,18 @@ impl Watcher<'_> {
         if clock == Clock::Own && ts >= YEAR_2001_NS {
             return ts / NS_PER_MS;
         }
-        let now_src = (mono_ns() as i128 - offset).max(0) as u64;
-        let ago_ms = now_src.saturating_sub(ts) / NS_PER_MS;
-        wall_ms().saturating_sub(ago_ms)
+        if clock == Clock::Own
+            && let Some((t, w)) = self.anchor
+        {
+            // The capture's own spacing from its first edge, in one computation (no clock
+            // read: presses keep their exact order and distance).
+            let delta_ms = (ts as i128 - t as i128).div_euclid(NS_PER_MS as i128);
+            return (w as i128 + delta_ms).max(0) as u64;
+        }
+        // Signed: a replay anchored at its first edge has later presses "ahead" of now.
+        let now_src = mono_ns() as i128 - offset;
+        let delta_ms = (ts as i128 - now_src).div_euclid(NS_PER_MS as i128);
+        (wall_ms() as i128 + delta_ms).max(0) as u64
     }
 
     fn emit(&mut self, src: &dyn Source, out: &mut Vec<Output>, clock: Clock, offset: i128) {
@@ -259,7 +327,7 @@ impl Watcher<'_> {
                 ),
             };
             // Every record of one press carries the wall-clock time of that press.
-            let unix_ms = self.wall_of(pressed_at, clock, offset);
+            let unix_ms = self.press_wall(pressed_at, clock, offset);
             let firmware = match event {
                 "threshold" => format!("on release: {}", class.firmware_action()),
                 _ => class.firmware_action().to_string(),
@@ -280,9 +348,7 @@ impl Watcher<'_> {
             };
             // The journal first: it is the durable record (an advanced reset may reboot
             // the box any moment now).
-            if let Err(e) = self.journal.append(&rec) {
-                log::error!("journal: {}", e.message);
-            }
+            self.journal.put(&rec);
             let secs = held as f64 / 1000.0;
             match event {
                 "threshold" => log::warn!(

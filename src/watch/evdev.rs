@@ -82,9 +82,16 @@ pub fn event_nodes(dir: &Path) -> Vec<PathBuf> {
 
 /// The first device under `dir` that reports `key`, with its name.
 pub fn find(dir: &Path, key: u16) -> Option<(PathBuf, Option<String>)> {
+    find_named(dir, key, None)
+}
+
+/// Like [`find`], also requiring the device's own name (EVIOCGNAME) when `name` is given.
+pub fn find_named(dir: &Path, key: u16, name: Option<&str>) -> Option<(PathBuf, Option<String>)> {
     event_nodes(dir).into_iter().find_map(|p| {
         let f = open_nonblock(&p).ok()?;
-        has_key(f.as_fd(), key).then(|| (p.clone(), device_name(f.as_fd())))
+        let n = device_name(f.as_fd());
+        let named = name.is_none_or(|want| n.as_deref() == Some(want));
+        (named && has_key(f.as_fd(), key)).then(|| (p.clone(), n))
     })
 }
 

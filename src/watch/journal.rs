@@ -70,11 +70,11 @@ pub struct Journal {
     max_bytes: u64,
 }
 
-fn open_append(dir: &OwnedFd, display: &str) -> Result<(File, u64)> {
+fn open_append(dir: &OwnedFd, name: &std::ffi::OsStr, display: &str) -> Result<(File, u64)> {
     // Never blocks on a FIFO, never opens a device put there.
     let fd = crate::sys::regular::open_or_err(
         dir,
-        std::ffi::OsStr::new(FILE),
+        name,
         OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
         Mode::from_bits_truncate(0o600),
         display,
@@ -86,17 +86,16 @@ fn open_append(dir: &OwnedFd, display: &str) -> Result<(File, u64)> {
     Ok((File::from(fd), st.st_size as u64))
 }
 
-fn last_byte(dir: &OwnedFd, display: &str, size: u64) -> Result<Option<u8>> {
+fn last_byte(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    display: &str,
+    size: u64,
+) -> Result<Option<u8>> {
     if size == 0 {
         return Ok(None);
     }
-    let fd = crate::sys::regular::open_or_err(
-        dir,
-        std::ffi::OsStr::new(FILE),
-        OFlag::O_RDONLY,
-        Mode::empty(),
-        display,
-    )?;
+    let fd = crate::sys::regular::open_or_err(dir, name, OFlag::O_RDONLY, Mode::empty(), display)?;
     let mut b = [0u8; 1];
     nix::sys::uio::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
     Ok(Some(b[0]))
@@ -108,8 +107,9 @@ impl Journal {
     pub fn open(root: &Root, max_bytes: u64) -> Result<(Journal, bool)> {
         let state = StateDir::open(root, true)?.expect("created");
         let display = format!("{}/{FILE}", state.display);
-        let (mut file, mut size) = open_append(&state.fd, &display)?;
-        let torn = last_byte(&state.fd, &display, size)? != Some(b'\n') && size > 0;
+        let name = std::ffi::OsStr::new(FILE);
+        let (mut file, mut size) = open_append(&state.fd, name, &display)?;
+        let torn = last_byte(&state.fd, name, &display, size)? != Some(b'\n') && size > 0;
         if torn {
             file.write_all(b"\n")
                 .and_then(|_| file.sync_all())
@@ -126,6 +126,40 @@ impl Journal {
             },
             torn,
         ))
+    }
+
+    /// Open a file named by the user (`watch --replay --journal FILE`) for appending,
+    /// creating it 0600; never the box's journal unless named. Not rotated.
+    pub fn open_path(path: &std::path::Path) -> Result<Journal> {
+        let display = path.display().to_string();
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::usage(format!("--journal {display}: not a file name")))?;
+        let dir = nix::fcntl::open(
+            parent,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::io(&display, e))?;
+        let (mut file, mut size) = open_append(&dir, name, &display)?;
+        // A torn last line is closed, as in the box's journal.
+        if last_byte(&dir, name, &display, size)?.is_some_and(|b| b != b'\n') {
+            file.write_all(b"\n")
+                .and_then(|_| file.sync_all())
+                .map_err(|e| Error::io(&display, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+            size += 1;
+        }
+        Ok(Journal {
+            dir,
+            display,
+            file,
+            size,
+            max_bytes: u64::MAX,
+        })
     }
 
     pub fn display(&self) -> &str {
@@ -157,7 +191,7 @@ impl Journal {
     fn rotate(&mut self) -> Result<()> {
         self.file.sync_all().map_err(|e| self.err(e))?;
         renameat(&self.dir, FILE, &self.dir, ROTATED).map_err(|e| Error::io(&self.display, e))?;
-        let (file, size) = open_append(&self.dir, &self.display)?;
+        let (file, size) = open_append(&self.dir, std::ffi::OsStr::new(FILE), &self.display)?;
         nix::unistd::fsync(&self.dir).map_err(|e| Error::io(&self.display, e))?;
         self.file = file;
         self.size = size;

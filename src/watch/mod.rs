@@ -9,9 +9,12 @@ pub mod evdev;
 pub mod events_cmd;
 pub mod gpio;
 pub mod journal;
+pub mod polled;
 pub mod records;
 pub mod replay;
 pub mod source;
+pub mod state;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +43,7 @@ Examples:
   qrescue watch --replay capture.bin         # a `cat /dev/input/eventN` capture
   qrescue watch --on-hold 'logger \"reset button: $QRESCUE_CLASS $QRESCUE_HELD_MS ms\"'
 
+Replays (--replay) go to --journal FILE or stdout (JSON lines), never to the journal.
 Holds: short < 3 s <= basic-reset < 10 s <= advanced-reset (what QTS does on release).
 Every hold, and each threshold as it is crossed, is fsynced to the journal
 (/etc/config/qrescue/button.jsonl on QTS) and sent to syslog. Device paths are the
@@ -51,15 +55,27 @@ pub struct WatchArgs {
     /// GPIO line: CHIP:LINE[:active-low] (chip gpiochipN, line offset or name) or sysfs:N
     #[arg(long, value_name = "CHIP:LINE", conflicts_with = "replay")]
     pub gpio: Option<String>,
+    /// With --gpio sysfs:N: read the line's value file every MS milliseconds (read-only, for
+    /// a line only the firmware reads; never exported or reconfigured). Off unless given
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
     /// Replay recorded input_event records from FILE (or a FIFO) in this binary's layout
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, KEY_POWER, ...
-    #[arg(long, value_name = "CODE", default_value = "KEY_RESTART")]
-    pub key: String,
+    /// Where replay records go (appended, created 0600); without it, stdout as JSON lines.
+    /// A replay never writes the box's journal unless it is named here.
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    pub journal: Option<PathBuf>,
+    /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, BTN_2, ...
+    /// [default: KEY_RESTART; found automatically: qnap8528's BTN_2, then KEY_RESTART]
+    #[arg(long, value_name = "CODE")]
+    pub key: Option<String>,
     /// Command run by /bin/sh after each classified hold (QRESCUE_CLASS, QRESCUE_HELD_MS set)
     #[arg(long, value_name = "CMD")]
     pub on_hold: Option<String>,
+    /// Do not watch the credential stores (on by default, except for a replay)
+    #[arg(long)]
+    pub no_stores: bool,
     /// Stay attached to the terminal and echo log records to stderr
     #[arg(long)]
     pub foreground: bool,
@@ -119,6 +135,8 @@ fn key_label(k: u16) -> String {
 /// What to watch, as chosen from the options or found.
 enum Choice {
     Device(PathBuf),
+    /// `--gpio sysfs:N --poll-ms MS`.
+    Polled(u32, bool, u64),
     Gpio(gpio::Spec),
     Replay(PathBuf),
 }
@@ -127,31 +145,49 @@ fn open_source(c: &Choice, key: u16, debounce_ms: u64) -> Result<Box<dyn Source>
     Ok(match c {
         Choice::Device(p) => Box::new(evdev::Evdev::open(p, key)?),
         Choice::Gpio(s) => Box::new(gpio::Gpio::open(s, debounce_ms)?),
+        Choice::Polled(n, low, ms) => Box::new(polled::Polled::open(*n, *low, *ms)?),
         Choice::Replay(p) => Box::new(replay::Replay::open(p, key)?),
     })
 }
 
-/// Auto-detection: an input device reporting the key, then a free GPIO line named like a
-/// reset button.
-fn detect(key: u16, input_dir: &Path) -> Option<Choice> {
-    if let Some((p, name)) = evdev::find(input_dir, key) {
-        log::info!(
-            "found {} ({}) reporting {}",
-            p.display(),
-            name.as_deref().unwrap_or("unnamed"),
-            key_label(key)
-        );
-        return Some(Choice::Device(p));
+/// Input devices known to carry a reset button, tried in order when `--key` is not given:
+/// (device name, or any; key; where the row comes from).
+pub const BUTTONS: &[(Option<&str>, u16, &str)] = &[
+    // The out-of-tree qnap8528 driver (Debian/TrueNAS on IT8528 QNAP boards) reports the
+    // reset button as BTN_2 on a device named qnap8528.
+    (Some("qnap8528"), 0x102, "qnap8528"),
+    // gpio-keys on ARM boards whose device tree describes the button.
+    (None, 0x198, "gpio-keys"),
+];
+
+/// Auto-detection: an input device of the table (or, with `--key`, any reporting that key),
+/// then a free GPIO line named like a reset button. Returns the choice and its key.
+fn detect(key: Option<u16>, input_dir: &Path) -> Option<(Choice, u16)> {
+    let rows: Vec<(Option<&str>, u16)> = match key {
+        Some(k) => vec![(None, k)],
+        None => BUTTONS.iter().map(|&(n, k, _)| (n, k)).collect(),
+    };
+    for (want, k) in rows {
+        if let Some((p, name)) = evdev::find_named(input_dir, k, want) {
+            log::info!(
+                "found {} ({}) reporting {}",
+                p.display(),
+                name.as_deref().unwrap_or("unnamed"),
+                key_label(k)
+            );
+            return Some((Choice::Device(p), k));
+        }
     }
     if let Some(spec) = gpio::find_reset_line() {
         log::info!("found a free GPIO line named like a reset button: {spec:?}");
-        return Some(Choice::Gpio(spec));
+        return Some((Choice::Gpio(spec), key.unwrap_or(records::KEY_RESTART)));
     }
     None
 }
 
 const NOT_FOUND: &str = "\
-no reset-button source found: no input device under /dev/input reports the key, and no \
+no reset-button source found: no input device under /dev/input is a known reset button \
+(qnap8528's BTN_2, gpio-keys' KEY_RESTART, or the --key asked for), and no \
 free GPIO line is named like a reset button. On QNAP x86 models QTS reads the button \
 through its embedded controller (hal_daemon), which the kernel does not expose; qrescue \
 does not poll the controller itself (that would race with the firmware). Options: \
@@ -194,14 +230,47 @@ fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
     }
 }
 
+/// What is watched, said once per change: "stores: /etc/config; button: /dev/input/event0
+/// (gpio-keys)". Logged (QTS: the service's log), on a terminal without `--foreground` also
+/// on stderr, and written to `watch.status` in the state directory for the service's
+/// `status` action.
+struct Status {
+    stores: String,
+    said: Option<String>,
+    tell_terminal: bool,
+    write: bool,
+}
+
+impl Status {
+    fn announce(&mut self, ctx: &Context, button: String) {
+        let line = format!("{}; button: {button}", self.stores);
+        if self.said.as_deref() == Some(line.as_str()) {
+            return;
+        }
+        log::info!("{line}");
+        if self.tell_terminal {
+            eprintln!("qrescue: {line}");
+        }
+        if self.write
+            && let Err(e) = state::write_status(&ctx.root, &line)
+        {
+            log::warn!("{}", e.message);
+        }
+        self.said = Some(line);
+    }
+}
+
 pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
     crate::logging::init(crate::logging::SyslogFacility::LOG_DAEMON, args.foreground);
-    let key = parse_key(&args.key).ok_or_else(|| {
-        Error::usage(format!(
-            "--key {:?}: expected a key code (408, 0x198) or a name such as KEY_RESTART",
-            args.key
-        ))
-    })?;
+    let asked_key = match &args.key {
+        Some(k) => Some(parse_key(k).ok_or_else(|| {
+            Error::usage(format!(
+                "--key {k:?}: expected a key code (408, 0x198) or a name such as KEY_RESTART"
+            ))
+        })?),
+        None => None,
+    };
+    let mut key = asked_key.unwrap_or(records::KEY_RESTART);
     if !(args.debounce_ms < args.basic_ms && args.basic_ms < args.advanced_ms) {
         return Err(Error::usage(
             "thresholds must satisfy --debounce-ms < --basic-ms < --advanced-ms",
@@ -216,10 +285,21 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         Some(s) => Some(gpio::parse_spec(s).map_err(Error::usage)?),
         None => None,
     };
-    let choice = match (&args.replay, &args.device, gpio_spec) {
-        (Some(p), _, _) => Some(Choice::Replay(p.clone())),
-        (_, Some(p), _) => Some(Choice::Device(p.clone())),
-        (_, _, Some(s)) => Some(Choice::Gpio(s)),
+    let choice = match (&args.replay, &args.device, gpio_spec, args.poll_ms) {
+        (Some(p), _, _, _) => Some(Choice::Replay(p.clone())),
+        (_, Some(p), _, _) => Some(Choice::Device(p.clone())),
+        (_, _, Some(gpio::Spec::Sysfs { number, active_low }), Some(ms)) => {
+            if !(10..=10_000).contains(&ms) {
+                return Err(Error::usage(format!(
+                    "--poll-ms {ms}: expected 10 to 10000 milliseconds"
+                )));
+            }
+            Some(Choice::Polled(number, active_low, ms))
+        }
+        (_, _, _, Some(_)) => {
+            return Err(Error::usage("--poll-ms works with --gpio sysfs:N only"));
+        }
+        (_, _, Some(s), None) => Some(Choice::Gpio(s)),
         _ => None,
     };
     // Open the first source before anything else, so a bad option fails fast.
@@ -227,22 +307,70 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         Some(c) => Some(open_source(c, key, th.debounce_ms)?),
         None => None,
     };
-    let (mut journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
-    if torn {
-        log::warn!(
-            "{}: the last line was torn (power cut?); it was closed and is skipped",
-            journal.display()
-        );
-    }
+    let is_replay = args.replay.is_some();
+    let mut journal = match (&args.journal, is_replay) {
+        (Some(p), _) => Some(Journal::open_path(p)?),
+        (None, true) => None,
+        (None, false) => {
+            let (journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
+            if torn {
+                log::warn!(
+                    "{}: the last line was torn (power cut?); it was closed and is skipped",
+                    journal.display()
+                );
+            }
+            Some(journal)
+        }
+    };
     let sfd = daemon::signal_fd()?;
+    // The store watch runs on its own thread (started after the signal mask is set, so
+    // signals still reach the signalfd only); it ends with the process.
+    let stores_summary = if is_replay || args.no_stores {
+        None
+    } else {
+        match stores::StoreWatch::start(ctx.root.path(), ctx.json) {
+            Ok((w, summary)) => {
+                std::thread::Builder::new()
+                    .name("stores".into())
+                    .spawn(move || w.run())
+                    .map_err(|e| {
+                        Error::io(
+                            "thread",
+                            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                        )
+                    })?;
+                Some(summary)
+            }
+            Err(e) => {
+                log::warn!("credential stores not watched: {}", e.message);
+                None
+            }
+        }
+    };
+    let mut status = Status {
+        stores: match (&stores_summary, is_replay, args.no_stores) {
+            (Some(s), _, _) => format!("stores: {s}"),
+            (None, true, _) => "stores: not watched (a replay)".into(),
+            (None, _, true) => "stores: not watched (--no-stores)".into(),
+            (None, _, _) => "stores: not watched".into(),
+        },
+        said: None,
+        tell_terminal: !args.foreground && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        write: !is_replay,
+    };
     if !args.foreground {
         // Not tied to the terminal that started us (a service script backgrounds us).
         let _ = nix::unistd::setsid();
     }
     let mut watcher = Watcher {
         classifier: Classifier::new(th),
-        journal: &mut journal,
+        journal: daemon::Sink {
+            stdout: ctx.json || (is_replay && args.journal.is_none()),
+            journal: journal.as_mut(),
+        },
         on_hold: args.on_hold.as_deref(),
+        anchor: None,
+        last_press: None,
     };
     let auto = choice.is_none();
     let mut said_not_found = false;
@@ -261,9 +389,12 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                     Some(Choice::Gpio(s)) => gpio::Gpio::open(s, th.debounce_ms)
                         .ok()
                         .map(|s| Box::new(s) as Box<dyn Source>),
+                    Some(c @ Choice::Polled(..)) => open_source(c, key, th.debounce_ms).ok(),
                     Some(Choice::Replay(_)) => unreachable!("a replay is opened once"),
-                    None => detect(key, &args.input_dir)
-                        .and_then(|c| open_source(&c, key, th.debounce_ms).ok()),
+                    None => detect(asked_key, &args.input_dir).and_then(|(c, k)| {
+                        key = k;
+                        open_source(&c, k, th.debounce_ms).ok()
+                    }),
                 };
                 match found {
                     Some(s) => s,
@@ -272,11 +403,24 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                             log::warn!("{NOT_FOUND}");
                             said_not_found = true;
                         }
+                        status.announce(
+                            ctx,
+                            match &choice {
+                                Some(Choice::Device(p)) => {
+                                    format!("{} (waiting for it)", p.display())
+                                }
+                                Some(Choice::Gpio(g)) => format!("{g:?} (waiting for it)"),
+                                Some(Choice::Polled(n, ..)) => {
+                                    format!("sysfs GPIO {n} (waiting for it)")
+                                }
+                                _ => "none on this model (read by the firmware)".into(),
+                            },
+                        );
                         let dir = match &choice {
                             Some(Choice::Device(p)) => {
                                 p.parent().unwrap_or(Path::new("/dev")).to_path_buf()
                             }
-                            Some(Choice::Gpio(_)) => PathBuf::from("/dev"),
+                            Some(Choice::Gpio(_) | Choice::Polled(..)) => PathBuf::from("/dev"),
                             _ => args.input_dir.clone(),
                         };
                         if !wait_for_change(&dir, &sfd)? {
@@ -290,6 +434,10 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         };
         said_not_found = false;
         let i = src.info().clone();
+        status.announce(
+            ctx,
+            format!("{} ({})", i.path, i.name.as_deref().unwrap_or(i.kind)),
+        );
         log::info!(
             "watching {} ({}{}), {}; journal {}",
             i.path,

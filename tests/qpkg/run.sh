@@ -536,6 +536,28 @@ else
 	skip "SKIPPED: (the service script is tested below with a stand-in for 'qrescue watch'; rerun when issue 4 lands)"
 fi
 
+section "service: what the real watcher says it watches"
+if ((real_watch)); then
+	# An x86 box: credential stores, and no input device for the button (the firmware
+	# reads it through the embedded controller).
+	printf 'admin:x:0:0:administrator:/share/homes/admin:/bin/sh\n' >"$cfgdir/passwd"
+	printf 'admin:*:19000:0:99999:7:::\n' >"$cfgdir/shadow"
+	chmod 0600 "$cfgdir/shadow"
+	printf 'administrators:x:0:admin\n' >"$cfgdir/group"
+	rm -f "$cfgdir/qrescue/watch.conf"
+	service start
+	check_eq "no button device: start exits 0" 0 $?
+	want="stores: /etc/config; button: none on this model (read by the firmware)"
+	check_has "no button device: the start event names what is watched" "$root/var/log/qts-event.log" "$want"
+	service_status
+	check_eq "no button device: status exits 0" 0 "$svc_status"
+	check_has "no button device: status says what is watched" "$tmp/svc.log" "$want"
+	service stop
+	rm -f "$cfgdir/passwd" "$cfgdir/shadow" "$cfgdir/group" "$cfgdir/qrescue/"{store-watch.*,credentials.jsonl,watch.status}
+else
+	skip "SKIPPED: the status text of the REAL watcher: '$bin watch' says: $watch_probe"
+fi
+
 section "service: script behaviour (stand-in for 'qrescue watch')"
 mv "$root$qpkg_dir/qrescue" "$tmp/qrescue.real"
 cat >"$root$qpkg_dir/qrescue" <<'EOF'
