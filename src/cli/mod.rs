@@ -246,8 +246,16 @@ fn run(cli: Cli) -> Result<i32> {
         };
         let json = cli.json;
         let command = cli.command;
+        let invocation = crate::context::invocation(None, &cli.disk);
         return crate::offline::session::run_on_disks(&cli.disk, write, move |root| {
-            dispatch(&Context { root, json }, command)
+            dispatch(
+                &Context {
+                    root,
+                    json,
+                    invocation,
+                },
+                command,
+            )
         });
     }
     if let Command::Version = cli.command {
@@ -263,6 +271,7 @@ fn run(cli: Cli) -> Result<i32> {
     let ctx = Context {
         root,
         json: cli.json,
+        invocation: crate::context::invocation(cli.root.as_deref(), &[]),
     };
     dispatch(&ctx, cli.command)
 }
