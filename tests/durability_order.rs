@@ -215,12 +215,17 @@ fn each_journal_record_is_written_then_fdatasynced() {
         bytes.extend(edge(b, t0 + start + held, 0));
     }
     std::fs::write(&cap, &bytes).unwrap();
+    // A replay writes to the journal it is given (never the box's own).
+    std::fs::create_dir_all(f.path("/replayed/qrescue")).unwrap();
+    let journal = f.path("/replayed/qrescue/button.jsonl");
     let args = [
         OsStr::new("--root"),
         f.root().as_os_str(),
         OsStr::new("watch"),
         OsStr::new("--replay"),
         cap.as_os_str(),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
     ];
     let (o, calls) = trace("write,fdatasync,fsync", &args, b"");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
