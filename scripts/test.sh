@@ -4,8 +4,9 @@
 #
 #   scripts/test.sh          everything: lint, unit and integration tests, the static
 #                            release binaries for every QNAP arch and the same integration
-#                            tests on each under qemu-user, the watcher on a real kernel
-#                            under qemu-system, and the QPKG build/install tests
+#                            tests on each under qemu-user, the watcher and power cuts on
+#                            a real kernel under qemu-system, and the QPKG build/install
+#                            tests
 #   QRESCUE_QUICK=1 scripts/test.sh    only lint + cargo test (a fast inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,8 @@ echo "== integration tests on every arch under qemu-user (scripts/cross-test.sh)
 bash scripts/cross-test.sh
 echo "== watcher on a real kernel (scripts/vm-test.sh)"
 bash scripts/vm-test.sh
+echo "== power cuts on a real kernel: dm-log-writes replay, and its mutants caught (scripts/vm-powercut.sh)"
+bash scripts/vm-powercut.sh
 if [[ -x tests/qpkg/run.sh ]]; then
     echo "== man page and completions, QPKG packages (scripts/gen-docs.sh, build-qpkg.sh, tests/qpkg/run.sh)"
     bash scripts/gen-docs.sh dist
