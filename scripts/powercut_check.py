@@ -4,10 +4,11 @@
   powercut_check.py prepare WORK        the QTS 4 root (five store files), an ext2/ext3/ext4
                                         image of it per file system, the button capture
   powercut_check.py check WORK CONSOLE CASE...
-        CASE is NAME:FSTYPE:LAYOUT:BINARY:EXPECT (LAYOUT single: one file system; split:
-        /etc on one, /mnt/HDA_ROOT on another, halves of one logged device; EXPECT pass or fail). For each case the guest ran
-        passwd, restore and a journalled watch replay on WORK/NAME.img through dm-log-writes
-        (log in WORK/NAME.log) and printed on CONSOLE what it saw after each step (lines
+        CASE is NAME:FSTYPE:LAYOUT:BINARY:EXPECT. LAYOUT single: one file system; split:
+        /etc on one, /mnt/HDA_ROOT on another, the two halves of one logged device. EXPECT
+        pass, or fail=SYMPTOM for a mutant. For each case the guest ran passwd, restore and
+        a journalled watch replay on WORK/NAME.img through dm-log-writes (log in
+        WORK/NAME.log) and printed on CONSOLE what it saw after each step (lines
         `PC NAME VIEW|RC|JOURNAL …`). Every prefix of the log ending at a FLUSH, a FUA or a
         mark is a state a power cut can leave; each is replayed onto a copy of the base image,
         fsck'd (the journal replayed as the kernel would) and checked:
@@ -19,7 +20,8 @@
           - `qrescue status` (which rolls back an interrupted change from its intent record)
             then leaves the store set all old or all new (all new once success was reported);
           - the button journal holds every record the watcher had reported (the guest marks
-            the log after each record's log line), in order, with one torn last line at most.
+            the log after each record's log line), in order, with one torn last line at most;
+          - no lock file or lock pid file of the dead run is left after recovery.
         A case expected to pass must have no failing state; a mutant (EXPECT fail=SYMPTOM)
         must have at least one whose problems include SYMPTOM. Exit 1 otherwise.
 """
@@ -34,6 +36,7 @@ import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import log_writes  # noqa: E402
 
@@ -373,8 +376,8 @@ def check_state(ctx, img, marks):
                 problems.append(f"{what}: after recovery the stores are neither all old nor "
                                 f"all new (not new: {mixed})")
         elif rec != old:
-            problems.append(f"{what}: [not-new] after recovery the stores are not the new versions "
-                            f"({sorted(p for p in old if rec.get(p) != old[p])})")
+            problems.append(f"{what}: [not-new] after recovery the stores are not the new "
+                            f"versions ({sorted(p for p in old if rec.get(p) != old[p])})")
     return problems
 
 
