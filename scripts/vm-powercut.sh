@@ -41,8 +41,9 @@ bin=$(realpath "$bin")
 mutdir=target/powercut
 mutant() { # NAME: copy the sources, patch them (python3 below), build, print the binary
     local name=$1 src=$mutdir/src-$1
+    rm -rf "$src"
     mkdir -p "$src"
-    # -p keeps mtimes, so an unchanged copy is not rebuilt.
+    # -p keeps mtimes, so only the patched crate is rebuilt.
     cp -rp Cargo.toml Cargo.lock build.rs src benches examples "$src/"
     python3 - "$name" "$src" <<'PY' >&2
 import sys
