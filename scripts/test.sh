@@ -4,9 +4,9 @@
 #
 #   scripts/test.sh          everything: lint, unit and integration tests, the static
 #                            release binaries for every QNAP arch and the same integration
-#                            tests on each under qemu-user, the watcher on a real kernel
-#                            under qemu-system, the offline route (md RAID-1 system
-#                            partitions) under qemu-system, and the QPKG build/install tests
+#                            tests on each under qemu-user, the watcher, power cuts and
+#                            the offline route (md RAID-1 system partitions) on a real
+#                            kernel under qemu-system, and the QPKG build/install tests
 #   QRESCUE_QUICK=1 scripts/test.sh    only lint + cargo test (a fast inner loop)
 #
 # No silent skips: under CI=true a missing tool is a failure (tests/common/skip.rs,
@@ -67,6 +67,8 @@ echo "== integration tests on every arch under qemu-user (scripts/cross-test.sh)
 bash scripts/cross-test.sh
 echo "== watcher on a real kernel (scripts/vm-test.sh)"
 bash scripts/vm-test.sh
+echo "== power cuts on a real kernel: dm-log-writes replay, and its mutants caught (scripts/vm-powercut.sh)"
+bash scripts/vm-powercut.sh
 echo "== the NAS's disks in a PC: disks and --disk on md RAID-1 on a real kernel (scripts/vm-md-test.sh)"
 bash scripts/vm-md-test.sh
 echo "== man page and completions, QPKG packages (scripts/gen-docs.sh, build-qpkg.sh, tests/qpkg/run.sh)"

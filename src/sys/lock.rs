@@ -2,8 +2,8 @@
 //!
 //! - `lckpwdf()`: an fcntl write lock on `/etc/.pwd.lock` (inside the root), waited for up to
 //!   15 s like glibc's.
-//! - commonio's per-file lock: write our pid to `NAME.PID`, `link()` it to `NAME.lock`; only
-//!   one process can create the link. A lock whose pid no longer exists is stale and removed.
+//! - commonio's per-file lock: write our pid to `NAME.PID` (fsynced), `link()` it to
+//!   `NAME.lock`; only one process can create the link. A lock whose pid no longer exists is stale and removed.
 //!   The lock sits beside the path as *named* (`/etc/shadow.lock` for `/etc/shadow`, even when
 //!   `/etc/shadow` is a symlink), exactly where shadow-utils puts it; qrescue takes it for
 //!   every name a store is known by.
@@ -155,7 +155,12 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
         &root.display(&real_dir.join(&mine)),
     )?;
     let mut f = File::from(fd);
-    let written = f.write_all(std::process::id().to_string().as_bytes());
+    // The pid is made durable before the link: otherwise a power cut can leave `NAME.lock`
+    // empty (ext4 allocates the data late), a lock naming no process, which would stop every
+    // later run and so the rollback of the interrupted change (scripts/vm-powercut.sh).
+    let written = f
+        .write_all(std::process::id().to_string().as_bytes())
+        .and_then(|()| f.sync_all());
     drop(f);
     let cleanup = |dir: &OwnedFd| {
         let _ = unlinkat(dir, mine.as_os_str(), UnlinkatFlags::NoRemoveDir);

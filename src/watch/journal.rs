@@ -64,6 +64,9 @@ pub fn rfc3339_ms(unix_ms: u64) -> String {
 
 pub struct Journal {
     dir: OwnedFd,
+    /// The file's name in `dir` (`button.jsonl`, or the one `--journal FILE` names); rotation
+    /// renames it to the same name with `.1`.
+    name: std::ffi::OsString,
     display: String,
     file: File,
     size: u64,
@@ -107,30 +110,12 @@ impl Journal {
     pub fn open(root: &Root, max_bytes: u64) -> Result<(Journal, bool)> {
         let state = StateDir::open(root, true)?.expect("created");
         let display = format!("{}/{FILE}", state.display);
-        let name = std::ffi::OsStr::new(FILE);
-        let (mut file, mut size) = open_append(&state.fd, name, &display)?;
-        let torn = last_byte(&state.fd, name, &display, size)? != Some(b'\n') && size > 0;
-        if torn {
-            file.write_all(b"\n")
-                .and_then(|_| file.sync_all())
-                .map_err(|e| Error::io(&display, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-            size += 1;
-        }
-        Ok((
-            Journal {
-                dir: state.fd,
-                display,
-                file,
-                size,
-                max_bytes: max_bytes.max(1024),
-            },
-            torn,
-        ))
+        Self::open_in(state.fd, FILE.as_ref(), display, max_bytes)
     }
 
     /// Open a file named by the user (`watch --replay --journal FILE`) for appending,
-    /// creating it 0600; never the box's journal unless named. Not rotated.
-    pub fn open_path(path: &std::path::Path) -> Result<Journal> {
+    /// creating it 0600; never the box's journal unless named. Rotated like the box's.
+    pub fn open_path(path: &std::path::Path, max_bytes: u64) -> Result<(Journal, bool)> {
         let display = path.display().to_string();
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -145,21 +130,36 @@ impl Journal {
             Mode::empty(),
         )
         .map_err(|e| Error::io(&display, e))?;
+        Self::open_in(dir, name, display, max_bytes)
+    }
+
+    /// Open `name` in `dir` for appending (a regular file only, created 0600) and close a
+    /// torn last line. Returns whether one was found.
+    fn open_in(
+        dir: OwnedFd,
+        name: &std::ffi::OsStr,
+        display: String,
+        max_bytes: u64,
+    ) -> Result<(Journal, bool)> {
         let (mut file, mut size) = open_append(&dir, name, &display)?;
-        // A torn last line is closed, as in the box's journal.
-        if last_byte(&dir, name, &display, size)?.is_some_and(|b| b != b'\n') {
+        let torn = last_byte(&dir, name, &display, size)?.is_some_and(|b| b != b'\n');
+        if torn {
             file.write_all(b"\n")
                 .and_then(|_| file.sync_all())
                 .map_err(|e| Error::io(&display, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
             size += 1;
         }
-        Ok(Journal {
-            dir,
-            display,
-            file,
-            size,
-            max_bytes: u64::MAX,
-        })
+        Ok((
+            Journal {
+                dir,
+                name: name.to_os_string(),
+                display,
+                file,
+                size,
+                max_bytes: max_bytes.max(1024),
+            },
+            torn,
+        ))
     }
 
     pub fn display(&self) -> &str {
@@ -190,8 +190,16 @@ impl Journal {
 
     fn rotate(&mut self) -> Result<()> {
         self.file.sync_all().map_err(|e| self.err(e))?;
-        renameat(&self.dir, FILE, &self.dir, ROTATED).map_err(|e| Error::io(&self.display, e))?;
-        let (file, size) = open_append(&self.dir, std::ffi::OsStr::new(FILE), &self.display)?;
+        let mut rotated = self.name.clone();
+        rotated.push(".1");
+        renameat(
+            &self.dir,
+            self.name.as_os_str(),
+            &self.dir,
+            rotated.as_os_str(),
+        )
+        .map_err(|e| Error::io(&self.display, e))?;
+        let (file, size) = open_append(&self.dir, &self.name, &self.display)?;
         nix::unistd::fsync(&self.dir).map_err(|e| Error::io(&self.display, e))?;
         self.file = file;
         self.size = size;

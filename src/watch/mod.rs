@@ -308,20 +308,20 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         None => None,
     };
     let is_replay = args.replay.is_some();
-    let mut journal = match (&args.journal, is_replay) {
-        (Some(p), _) => Some(Journal::open_path(p)?),
+    let opened = match (&args.journal, is_replay) {
+        (Some(p), _) => Some(Journal::open_path(p, args.journal_max_bytes)?),
         (None, true) => None,
-        (None, false) => {
-            let (journal, torn) = Journal::open(&ctx.root, args.journal_max_bytes)?;
-            if torn {
-                log::warn!(
-                    "{}: the last line was torn (power cut?); it was closed and is skipped",
-                    journal.display()
-                );
-            }
-            Some(journal)
-        }
+        (None, false) => Some(Journal::open(&ctx.root, args.journal_max_bytes)?),
     };
+    let mut journal = opened.map(|(journal, torn)| {
+        if torn {
+            log::warn!(
+                "{}: the last line was torn (power cut?); it was closed and is skipped",
+                journal.display()
+            );
+        }
+        journal
+    });
     let sfd = daemon::signal_fd()?;
     // The store watch runs on its own thread (started after the signal mask is set, so
     // signals still reach the signalfd only); it ends with the process.
