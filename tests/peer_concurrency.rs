@@ -365,6 +365,12 @@ fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
     ));
 }
 
+/// A file qrescue stages a new version in: `NAME+`, or the scratch file it writes first and
+/// then links to `NAME+` (`NAME.qrescue-<hex>.tmp`).
+fn is_staging_file(name: &str) -> bool {
+    name.ends_with('+') || (name.contains(".qrescue-") && name.ends_with(".tmp"))
+}
+
 /// The interleaving the re-read under `NAME+` exists for, forced rather than hoped for:
 /// qrescue is stopped (SIGSTOP from strace) after it has read the stores and before it
 /// creates its first `NAME+`; a busybox `passwd` runs to completion in that window; then
@@ -403,7 +409,7 @@ fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
     assert!(ok("dry run", &o));
     let first_temp = calls
         .iter()
-        .position(|c| c.name == "openat" && c.first_string().is_some_and(|s| s.ends_with('+')))
+        .position(|c| c.name == "openat" && c.first_string().is_some_and(is_staging_file))
         .expect("qrescue creates NAME+");
     let sync = calls[..first_temp]
         .iter()
@@ -481,7 +487,7 @@ fn chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses() {
     assert!(ok("dry run", &o));
     let first_temp = calls
         .iter()
-        .position(|c| c.name == "openat" && c.first_string().is_some_and(|s| s.ends_with('+')))
+        .position(|c| c.name == "openat" && c.first_string().is_some_and(is_staging_file))
         .expect("qrescue creates NAME+");
     let sync = calls[..first_temp]
         .iter()
