@@ -422,5 +422,9 @@ mod tests {
         std::os::unix::fs::symlink(&decoy, state(&dir).join(FILE)).unwrap();
         assert!(Journal::open(&root, DEFAULT_MAX_BYTES).is_err());
         assert_eq!(std::fs::read(&decoy).unwrap(), line, "decoy untouched");
+        // An empty target too (no last byte to read, so only the open can refuse it).
+        std::fs::write(&decoy, b"").unwrap();
+        assert!(Journal::open(&root, DEFAULT_MAX_BYTES).is_err());
+        assert_eq!(std::fs::read(&decoy).unwrap(), b"", "empty decoy untouched");
     }
 }
