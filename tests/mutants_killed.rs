@@ -2,7 +2,9 @@
 //! (`scripts/mutants.sh`; docs/reliability.md, "Mutation testing"): behaviour the other
 //! suites did not pin down, checked through the binary so they survive refactoring.
 //! Backups: which ids name a set, what a set's manifest records, which state and backup
-//! directories are refused, which damaged sets are kept or removed.
+//! directories are refused, which damaged sets are kept or removed. The transaction: what
+//! the next run does with an intent record (`txn.json`) left by a change that was
+//! interrupted (SIGKILL or a failed rename injected with strace, or a record written here).
 
 mod common;
 
@@ -295,4 +297,177 @@ fn damaged_sets_are_flagged_and_kept_incomplete_ones_removed() {
     assert_eq!(ids, vec![id.clone(), hidden, pathy, linked, garbled]);
     assert_eq!(backup_ids(f.root()).len(), 5);
     assert!(set.join("manifest.json").exists());
+}
+
+const NEW: &str = "N3w-Pa55!word";
+const TRACE_RENAMES: &str = "trace=rename,renameat,renameat2";
+
+fn intent_path(f: &Fixture) -> PathBuf {
+    f.path(&format!("{QTS_STATE}/txn.json"))
+}
+
+/// `qrescue passwd admin` under strace; `inject` as for `strace -e inject=…` on renames.
+fn passwd_under_strace(f: &Fixture, inject: Option<&str>, log: Option<&std::path::Path>) -> Output {
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-e", TRACE_RENAMES]);
+    if let Some(i) = inject {
+        c.arg("-e")
+            .arg(format!("inject=rename,renameat,renameat2:{i}"));
+    }
+    c.arg("-o")
+        .arg(log.map_or_else(|| PathBuf::from("/dev/null"), |p| p.to_path_buf()))
+        .arg(common::bin())
+        .arg("--root")
+        .arg(f.root())
+        .args(["passwd", "admin", "--password-stdin"]);
+    common::run_with_stdin(&mut c, format!("{NEW}\n").as_bytes())
+}
+
+/// How many renames a `passwd admin` makes on a fresh QTS 4 fixture.
+fn renames_of_passwd() -> usize {
+    let f = Fixture::new(Layout::Qts4);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let o = passwd_under_strace(&f, None, Some(log.path()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fs::read_to_string(log.path())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("resumed>") && !l.starts_with("+++") && !l.starts_with("---"))
+        .count()
+}
+
+fn strace_usable() -> bool {
+    common::runner().is_none()
+        && Command::new("strace")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+fn verify_admin(f: &Fixture, pw: &str) -> i32 {
+    let mut c = q(f, &["verify", "admin", "--password-stdin"]);
+    common::run_with_stdin(&mut c, format!("{pw}\n").as_bytes())
+        .status
+        .code()
+        .unwrap()
+}
+
+#[test]
+fn a_change_killed_at_its_last_rename_is_rolled_back_by_the_next_run() {
+    if !strace_usable() {
+        eprintln!("skipped: needs strace and the native binary");
+        return;
+    }
+    let last = renames_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let o = passwd_under_strace(&f, Some(&format!("signal=KILL:when={last}")), None);
+    assert!(!o.status.success());
+    assert!(
+        intent_path(&f).exists(),
+        "the intent record outlives the kill"
+    );
+    // Every store but the last one was replaced.
+    let now = f.credentials();
+    let changed = before
+        .iter()
+        .filter(|b| now.iter().any(|n| n.0 == b.0 && n.1 != b.1))
+        .count();
+    assert!(changed >= 1, "killed before any store was replaced");
+    let status = stdout_ok(&run(&mut q(&f, &["status"])));
+    assert!(
+        status.contains(&format!("{changed} file(s) restored")),
+        "{status}"
+    );
+    assert_same(&f.credentials(), &before, "after the rollback");
+    assert!(!intent_path(&f).exists(), "the intent record is cleared");
+    // And only once: the next run finds nothing to do.
+    let again = stdout_ok(&run(&mut q(&f, &["status"])));
+    assert!(!again.contains("rolled back"), "{again}");
+    assert_eq!(verify_admin(&f, "admin"), 0);
+}
+
+#[test]
+fn a_failed_last_rename_rolls_every_replaced_store_back() {
+    if !strace_usable() {
+        eprintln!("skipped: needs strace and the native binary");
+        return;
+    }
+    let last = renames_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let o = passwd_under_strace(&f, Some(&format!("error=EIO:when={last}")), None);
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_same(&f.credentials(), &before, "after the failed rename");
+    assert!(!intent_path(&f).exists());
+}
+
+#[test]
+fn a_finished_change_leaves_no_intent_and_is_not_rolled_back() {
+    let f = Fixture::new(Layout::Qts4);
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    assert!(!intent_path(&f).exists());
+    let status = stdout_ok(&run(&mut q(&f, &["status"])));
+    assert!(!status.contains("rolled back"), "{status}");
+    assert_eq!(verify_admin(&f, NEW), 0);
+}
+
+#[test]
+fn only_the_files_an_intent_names_are_rolled_back() {
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let after = f.credentials();
+    let id = backup_ids(f.root()).remove(0);
+    let m = manifest(&f, &id);
+    let files = m["files"].as_array().unwrap();
+    assert!(files.len() >= 2, "{m}");
+    let first = files[0]["path"].as_str().unwrap();
+    // As a crash after the first rename would leave it (written here instead).
+    let intent = serde_json::json!({
+        "pid": 4_000_000, "started": "2026-12-04T00:00:00Z",
+        "backup_id": id, "files": [first],
+    });
+    fs::write(intent_path(&f), intent.to_string()).unwrap();
+    let status = stdout_ok(&run(&mut q(&f, &["status"])));
+    assert!(status.contains("1 file(s) restored"), "{status}");
+    let now = f.credentials();
+    let restored: Vec<&PathBuf> = now
+        .iter()
+        .zip(&after)
+        .filter(|(n, a)| n != a)
+        .map(|(n, _)| &n.0)
+        .collect();
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    let first_real = f.path(first);
+    let was = before.iter().find(|b| b.0 == first_real).unwrap();
+    assert_eq!(fs::read(&first_real).unwrap(), was.1);
+}
+
+#[test]
+fn a_torn_intent_is_dropped_and_a_symlinked_one_refused() {
+    let f = Fixture::new(Layout::Qts4);
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let after = f.credentials();
+    fs::write(intent_path(&f), b"{\"pid\":1,\"sta").unwrap();
+    let status = stdout_ok(&run(&mut q(&f, &["status"])));
+    assert!(!status.contains("rolled back"), "{status}");
+    assert!(!intent_path(&f).exists(), "a torn record is removed");
+    assert_same(&f.credentials(), &after, "after a torn intent");
+    // A symlink in its place (to a well-formed record) is not followed.
+    let id = backup_ids(f.root()).remove(0);
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("intent.json");
+    let intent = serde_json::json!({
+        "pid": 4_000_000, "started": "2026-12-04T00:00:00Z", "backup_id": id,
+        "files": manifest(&f, &id)["files"].as_array().unwrap().iter()
+            .map(|x| x["path"].clone()).collect::<Vec<_>>(),
+    });
+    fs::write(&elsewhere, intent.to_string()).unwrap();
+    symlink(&elsewhere, intent_path(&f)).unwrap();
+    let o = run(&mut q(&f, &["passwd", "admin", "--password-stdin"]));
+    assert!(!o.status.success());
+    assert_same(&f.credentials(), &after, "after a symlinked intent");
 }
