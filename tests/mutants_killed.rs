@@ -300,7 +300,7 @@ fn damaged_sets_are_flagged_and_kept_incomplete_ones_removed() {
 }
 
 const NEW: &str = "N3w-Pa55!word";
-const TRACE_RENAMES: &str = "trace=rename,renameat,renameat2";
+const RENAMES: &str = "rename,renameat,renameat2";
 
 fn intent_path(f: &Fixture) -> PathBuf {
     f.path(&format!("{QTS_STATE}/txn.json"))
@@ -308,11 +308,20 @@ fn intent_path(f: &Fixture) -> PathBuf {
 
 /// `qrescue passwd admin` under strace; `inject` as for `strace -e inject=…` on renames.
 fn passwd_under_strace(f: &Fixture, inject: Option<&str>, log: Option<&std::path::Path>) -> Output {
+    passwd_under_strace_of(RENAMES, f, inject, log)
+}
+
+/// The same for any class of calls (`read`, `rename,renameat,renameat2`).
+fn passwd_under_strace_of(
+    calls: &str,
+    f: &Fixture,
+    inject: Option<&str>,
+    log: Option<&std::path::Path>,
+) -> Output {
     let mut c = Command::new("strace");
-    c.args(["-f", "-qq", "-e", TRACE_RENAMES]);
+    c.args(["-f", "-qq", "-y", "-e", &format!("trace={calls}")]);
     if let Some(i) = inject {
-        c.arg("-e")
-            .arg(format!("inject=rename,renameat,renameat2:{i}"));
+        c.arg("-e").arg(format!("inject={calls}:{i}"));
     }
     c.arg("-o")
         .arg(log.map_or_else(|| PathBuf::from("/dev/null"), |p| p.to_path_buf()))
@@ -325,15 +334,26 @@ fn passwd_under_strace(f: &Fixture, inject: Option<&str>, log: Option<&std::path
 
 /// How many renames a `passwd admin` makes on a fresh QTS 4 fixture.
 fn renames_of_passwd() -> usize {
+    calls_of_passwd(RENAMES)
+}
+
+fn calls_of_passwd(calls: &str) -> usize {
+    call_log_of_passwd(calls).len()
+}
+
+/// The calls a `passwd admin` makes on a fresh QTS 4 fixture, as strace shows them (`-y`:
+/// with the path of each file descriptor).
+fn call_log_of_passwd(calls: &str) -> Vec<String> {
     let f = Fixture::new(Layout::Qts4);
     let log = tempfile::NamedTempFile::new().unwrap();
-    let o = passwd_under_strace(&f, None, Some(log.path()));
+    let o = passwd_under_strace_of(calls, &f, None, Some(log.path()));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     fs::read_to_string(log.path())
         .unwrap()
         .lines()
         .filter(|l| !l.contains("resumed>") && !l.starts_with("+++") && !l.starts_with("---"))
-        .count()
+        .map(str::to_string)
+        .collect()
 }
 
 fn strace_usable() -> bool {
@@ -470,4 +490,26 @@ fn a_torn_intent_is_dropped_and_a_symlinked_one_refused() {
     let o = run(&mut q(&f, &["passwd", "admin", "--password-stdin"]));
     assert!(!o.status.success());
     assert_same(&f.credentials(), &after, "after a symlinked intent");
+}
+
+#[test]
+fn a_store_that_cannot_be_read_back_after_the_change_is_rolled_back() {
+    if !strace_usable() {
+        eprintln!("skipped: needs strace and the native binary");
+        return;
+    }
+    // The last read of a store file is the verification of the last store written.
+    let reads = call_log_of_passwd("read");
+    let last = 1 + reads
+        .iter()
+        .rposition(|l| l.contains("/.config/smbpasswd>"))
+        .expect("smbpasswd read back");
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let o = passwd_under_strace_of("read", &f, Some(&format!("error=EIO:when={last}")), None);
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_same(&f.credentials(), &before, "after a failed verification");
+    assert!(!intent_path(&f).exists());
 }
