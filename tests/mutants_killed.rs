@@ -226,8 +226,11 @@ fn listing_a_root_without_a_state_directory_is_empty_and_creates_nothing() {
     // A plain root has no /var/lib at all: nothing to list, and nothing is created.
     let f = Fixture::new(Layout::Plain);
     assert_eq!(listed(&f), vec![]);
-    assert!(!f.path("/var/lib").exists());
     assert!(!f.path("/var").exists());
+    // Nor with /var there but not /var/lib (the state directory's parent is missing).
+    fs::create_dir(f.path("/var")).unwrap();
+    assert_eq!(listed(&f), vec![]);
+    assert!(!f.path("/var/lib").exists());
 }
 
 #[test]
