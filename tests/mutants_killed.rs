@@ -490,9 +490,10 @@ fn a_torn_intent_is_dropped_and_a_symlinked_one_refused() {
     });
     fs::write(&elsewhere, intent.to_string()).unwrap();
     symlink(&elsewhere, intent_path(&f)).unwrap();
-    let o = run(&mut q(&f, &["passwd", "admin", "--password-stdin"]));
-    assert!(!o.status.success());
+    let (code, err) = fails(&run(&mut q(&f, &["status"])));
+    assert_ne!(code, 0, "{err}");
     assert_same(&f.credentials(), &after, "after a symlinked intent");
+    assert_eq!(verify_admin(&f, NEW), 0);
 }
 
 #[test]
