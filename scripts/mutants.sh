@@ -14,11 +14,12 @@
 #      MUTANTS_OUT      where each module's mutants.out goes (default target/mutants/MODULE)
 # Needs `cargo install --locked cargo-mutants` (figures in the docs are from 27.1.0).
 #
-# The fast suites: the unit tests (`cargo test --lib`, about 3 s) for the modules that have
-# their own; for the engine modules without unit tests (backup, sys, txn) also the CLI tests
-# through the binary (`engine_cli`) and the tests written to kill their mutants
-# (`mutants_killed`). Never the strace sweeps (engine_faults, path_safety), the peer tests or
-# the property tests: minutes per run, times hundreds of mutants.
+# The fast suites: the unit tests (`cargo test --lib`) for every module; for the engine
+# modules without unit tests of their own (backup, sys, txn) also the CLI tests through the
+# binary (`engine_cli`) and the tests written to kill their mutants (`mutants_killed`, a few
+# seconds, with three single strace injections). Never the strace sweeps (engine_faults,
+# path_safety), the peer tests or the property tests: minutes per run, times hundreds of
+# mutants.
 #
 # Each mutant is built and tested in a copy of the tree (cargo-mutants' default; the source
 # tree is never modified), one at a time (-j 1) at the lowest priority: the machine is shared.
