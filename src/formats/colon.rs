@@ -202,4 +202,29 @@ mod tests {
         };
         assert_eq!(replace_line(f, &l.span, b"c:0"), b"a:1\nb:2\r\nc:0");
     }
+
+    #[test]
+    fn a_line_that_is_only_the_name_is_found() {
+        // Malformed (no fields), but it names the account: callers must see it and refuse,
+        // not treat the account as missing.
+        assert!(matches!(find(b"admin\n", "admin"), Lookup::Found(l) if l.text == b"admin"));
+        assert!(matches!(find(b"ADMIN\n", "admin"), Lookup::Found(l) if l.number == 1));
+    }
+
+    #[test]
+    fn nis_and_comment_lines_are_never_entries_even_for_such_names() {
+        assert_eq!(find(b"+bob:x:1:1::/:/bin/sh\n", "+bob"), Lookup::Missing);
+        assert_eq!(find(b"-bob:x\n", "-bob"), Lookup::Missing);
+        assert_eq!(find(b"#bob:x\n", "#bob"), Lookup::Missing);
+    }
+
+    #[test]
+    fn numbers_are_at_most_ten_ascii_digits() {
+        assert!(is_number(b"0") && is_number(b"4294967295"));
+        for bad in [&b""[..], b"zero", b"-1", b"1a", b" 1", b"12345678901"] {
+            assert!(!is_number(bad), "{bad:?}");
+            assert_eq!(number(bad), None, "{bad:?}");
+        }
+        assert_eq!(number(b"0042"), Some(42));
+    }
 }

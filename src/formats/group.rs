@@ -50,4 +50,11 @@ mod tests {
         assert_eq!(g[0].members, vec!["admin", "bob"]);
         assert!(g[1].members.is_empty());
     }
+
+    #[test]
+    fn empty_and_padded_members_are_dropped_or_trimmed() {
+        let g = all(b"users:x:100:,admin,, bob ,\n");
+        assert_eq!(g[0].members, vec!["admin", "bob"]);
+        assert_eq!((g[0].name.as_str(), g[0].gid), ("users", 100));
+    }
 }

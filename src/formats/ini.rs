@@ -97,4 +97,12 @@ mod tests {
         assert_eq!(ini.get_unquoted("", "VERSION_ID").as_deref(), Some("12"));
         assert_eq!(ini.get_unquoted("", "ID").as_deref(), Some("debian"));
     }
+
+    #[test]
+    fn comments_are_skipped_even_when_they_look_like_settings() {
+        let ini = parse("[System]\nModel = TS-453D\n# Model = hash\n; Model = semicolon\n");
+        assert_eq!(ini.get("System", "Model"), Some("TS-453D"));
+        assert_eq!(ini.get("System", "# Model"), None);
+        assert_eq!(ini.get("System", "; Model"), None);
+    }
 }

@@ -88,4 +88,13 @@ mod tests {
             assert!(parse(&l).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
+
+    #[test]
+    fn names_with_a_primary_group() {
+        let f = b"admin:x:0:0:a:/h:/bin/sh\nbob:x:1000:100:b:/h:/bin/sh\n\
+                  # carol:x:1001:100:c:/h:/bin/sh\nbroken:100\ndave:x:1002:100:d:/h:/bin/sh\n";
+        assert_eq!(names_with_gid(f, 100), vec!["bob", "dave"]);
+        assert_eq!(names_with_gid(f, 0), vec!["admin"]);
+        assert!(names_with_gid(f, 7).is_empty());
+    }
 }

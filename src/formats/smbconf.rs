@@ -222,4 +222,27 @@ mod tests {
         assert!(p("include = /etc/smb.conf.%m\n").unwrap_err().contains('%'));
         assert!(p("smb passwd file = /etc/%U\n").unwrap_err().contains('%'));
     }
+
+    #[test]
+    fn commented_settings_after_the_real_one_do_not_count() {
+        for comment in [
+            "; passdb backend = smbpasswd",
+            "# passdb backend = smbpasswd",
+        ] {
+            let s = parse(&format!("[global]\npassdb backend = tdbsam\n{comment}\n"));
+            assert_eq!(
+                s.backend("/x"),
+                Backend::Other("tdbsam".into()),
+                "{comment}"
+            );
+        }
+    }
+
+    #[test]
+    fn smbpasswd_with_an_empty_path_is_not_a_file() {
+        assert_eq!(
+            parse("passdb backend = smbpasswd:").backend("/x"),
+            Backend::Other("smbpasswd:".into())
+        );
+    }
 }

@@ -152,4 +152,45 @@ mod tests {
             assert!(parse(&l).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
+
+    #[test]
+    fn an_enabled_account_with_a_password_has_neither_flag() {
+        let Lookup::Found(l) = find(LINE, "admin") else {
+            panic!()
+        };
+        let e = parse(&l).unwrap();
+        assert!(!e.disabled() && !e.no_password(), "{e:?}");
+    }
+
+    #[test]
+    fn each_field_is_checked_on_its_own() {
+        const X: &str = "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+        const NT: &str = "209C6174DA490CAEB422F3FA5A7AE634";
+        let good = format!("admin:0:{X}:{NT}:[U          ]:LCT-5A8D1F2B:");
+        let Lookup::Found(l) = find(good.as_bytes(), "admin") else {
+            panic!()
+        };
+        assert!(parse(&l).is_ok());
+        for bad in [
+            // one hash field bad, the other good
+            format!("admin:0:{X}:AB:[U          ]:LCT-5A8D1F2B:"),
+            format!("admin:0:AB:{NT}:[U          ]:LCT-5A8D1F2B:"),
+            // a short hex hash
+            format!("admin:0:{X}:209C:[U          ]:LCT-5A8D1F2B:"),
+            // a bracket wrong at one end only
+            format!("admin:0:{X}:{NT}:(U          ]:LCT-5A8D1F2B:"),
+            format!("admin:0:{X}:{NT}:[U          ):LCT-5A8D1F2B:"),
+            // LCT of the wrong length
+            format!("admin:0:{X}:{NT}:[U          ]:LCT-5A8D1F:"),
+            format!("admin:0:{X}:{NT}:[U          ]:LCT-5A8D1F2B00:"),
+            // something after the final ':' / no final ':'
+            format!("admin:0:{X}:{NT}:[U          ]:LCT-5A8D1F2B:junk"),
+            format!("admin:0:{X}:{NT}:[U          ]:LCT-5A8D1F2B"),
+        ] {
+            let Lookup::Found(l) = find(bad.as_bytes(), "admin") else {
+                panic!()
+            };
+            assert!(parse(&l).is_err(), "{bad}");
+        }
+    }
 }

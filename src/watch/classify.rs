@@ -584,4 +584,75 @@ mod tests {
         c.tick(200 * MS, &mut out);
         assert!(out.is_empty(), "40 ms is a bounce with a 50 ms filter");
     }
+
+    #[test]
+    fn names_match_the_serialized_form_and_parse_back() {
+        for c in [Class::Short, Class::BasicReset, Class::AdvancedReset] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name(), "{c:?}");
+            assert_eq!(Class::parse(c.name()), Some(c));
+        }
+        assert_eq!(Class::parse("reset"), None);
+        assert_eq!(Class::parse(""), None);
+        for u in [
+            Unfinished::DeviceGone,
+            Unfinished::WatcherStopped,
+            Unfinished::EndOfReplay,
+        ] {
+            assert_eq!(serde_json::to_value(u).unwrap(), u.name(), "{u:?}");
+        }
+    }
+
+    #[test]
+    fn firmware_actions_say_what_each_class_does() {
+        assert!(Class::Short.firmware_action().starts_with("nothing"));
+        assert!(
+            Class::BasicReset
+                .firmware_action()
+                .contains("admin password")
+        );
+        assert!(
+            Class::AdvancedReset
+                .firmware_action()
+                .contains("factory defaults")
+        );
+    }
+
+    #[test]
+    fn down_while_held_and_thresholds_as_configured() {
+        let th = Thresholds {
+            debounce_ms: 50,
+            basic_ms: 5000,
+            advanced_ms: 15_000,
+        };
+        let mut c = Classifier::new(th);
+        assert_eq!(c.thresholds(), th);
+        let mut out = Vec::new();
+        assert!(!c.is_down());
+        c.edge(true, 0, &mut out);
+        assert!(c.is_down(), "held");
+        c.edge(false, 100 * MS, &mut out);
+        assert!(c.is_down(), "still down inside the debounce window");
+        c.tick(150 * MS, &mut out);
+        assert!(!c.is_down());
+    }
+
+    #[test]
+    fn release_at_time_zero_is_completed_by_finish() {
+        // A button already down when watching began, released at the source's time 0, and
+        // the source ends there: the release still completes (a minimum-length hold).
+        let mut c = Classifier::new(Thresholds::default());
+        let mut out = Vec::new();
+        c.already_down(0);
+        c.edge(false, 0, &mut out);
+        c.finish(0, Unfinished::EndOfReplay, &mut out);
+        assert_eq!(
+            out,
+            vec![Output::Hold {
+                class: Class::Short,
+                held_ms: 0,
+                start_known: false,
+                pressed_at: 0
+            }]
+        );
+    }
 }

@@ -350,4 +350,125 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    fn state(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        dir.path().join("var/lib/qrescue")
+    }
+
+    /// A record whose JSON line (with its newline) is exactly `len` bytes.
+    fn rec_of_len(n: u64, len: usize) -> Record {
+        let mut r = rec(n);
+        let base = serde_json::to_string(&r).unwrap().len() + 1;
+        r.device = format!("/{}", "d".repeat(len - base + r.device.len() - 1));
+        assert_eq!(serde_json::to_string(&r).unwrap().len() + 1, len);
+        r
+    }
+
+    #[test]
+    fn default_cap_keeps_hundreds_of_records_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let (mut j, _) = Journal::open(&root, DEFAULT_MAX_BYTES).unwrap();
+        assert!(j.display().ends_with("/var/lib/qrescue/button.jsonl"));
+        for n in 0..300 {
+            j.append(&rec(n)).unwrap();
+        }
+        assert!(!state(&dir).join(ROTATED).exists(), "rotated below 512 KiB");
+        let (c, shown) = read_all(&root).unwrap();
+        assert_eq!(c.records.len(), 300);
+        assert_eq!(shown.as_deref(), Some(j.display()));
+    }
+
+    #[test]
+    fn rotation_happens_only_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let (mut j, _) = Journal::open(&root, 2048).unwrap();
+        j.append(&rec_of_len(1, 1024)).unwrap();
+        j.append(&rec_of_len(2, 1024)).unwrap();
+        assert!(
+            !state(&dir).join(ROTATED).exists(),
+            "exactly 2048 bytes fit"
+        );
+        j.append(&rec(3)).unwrap();
+        let rotated = std::fs::read(state(&dir).join(ROTATED)).unwrap();
+        assert_eq!(rotated.len(), 2048);
+        let (c, _) = read_all(&root).unwrap();
+        let got: Vec<u64> = c.records.iter().map(|r| r.unix_ms).collect();
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn the_closing_newline_counts_toward_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        drop(Journal::open(&root, 2048).unwrap());
+        // 1023 bytes of a torn line: closed with a newline on open, the file is 1024 bytes.
+        std::fs::write(state(&dir).join(FILE), vec![b'{'; 1023]).unwrap();
+        let (mut j, torn) = Journal::open(&root, 2048).unwrap();
+        assert!(torn);
+        // 1024 + 1024 = 2048 would fit; 1024 + 1025 does not.
+        j.append(&rec_of_len(1, 1025)).unwrap();
+        assert_eq!(
+            std::fs::read(state(&dir).join(ROTATED)).unwrap().len(),
+            1024,
+            "the closed torn line was rotated out first"
+        );
+    }
+
+    #[test]
+    fn reopening_a_clean_journal_is_not_torn() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let (mut j, torn) = Journal::open(&root, DEFAULT_MAX_BYTES).unwrap();
+        assert!(!torn);
+        j.append(&rec(1)).unwrap();
+        drop(j);
+        let (_, torn) = Journal::open(&root, DEFAULT_MAX_BYTES).unwrap();
+        assert!(!torn, "ends with a newline");
+        let (c, _) = read_all(&root).unwrap();
+        assert_eq!((c.records.len(), c.skipped_lines), (1, 0));
+    }
+
+    #[test]
+    fn an_oversized_record_on_an_empty_file_does_not_rotate_the_older_one_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        drop(Journal::open(&root, 1024).unwrap());
+        // As after a crash between a rotation and the next append: older records in
+        // button.jsonl.1, an empty button.jsonl.
+        let mut old = serde_json::to_vec(&rec(1)).unwrap();
+        old.push(b'\n');
+        std::fs::write(state(&dir).join(ROTATED), &old).unwrap();
+        let (mut j, _) = Journal::open(&root, 1024).unwrap();
+        j.append(&rec_of_len(2, 1500)).unwrap();
+        let (c, _) = read_all(&root).unwrap();
+        let got: Vec<u64> = c.records.iter().map(|r| r.unix_ms).collect();
+        assert_eq!(got, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_symlinked_journal_is_neither_written_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        drop(Journal::open(&root, DEFAULT_MAX_BYTES).unwrap());
+        let decoy = dir.path().join("decoy");
+        let mut line = serde_json::to_vec(&rec(7)).unwrap();
+        line.push(b'\n');
+        std::fs::write(&decoy, &line).unwrap();
+        for name in [FILE, ROTATED] {
+            let p = state(&dir).join(name);
+            let _ = std::fs::remove_file(&p);
+            std::os::unix::fs::symlink(&decoy, &p).unwrap();
+            assert!(read_all(&root).is_err(), "{name} followed");
+            std::fs::remove_file(&p).unwrap();
+        }
+        std::os::unix::fs::symlink(&decoy, state(&dir).join(FILE)).unwrap();
+        assert!(Journal::open(&root, DEFAULT_MAX_BYTES).is_err());
+        assert_eq!(std::fs::read(&decoy).unwrap(), line, "decoy untouched");
+        // An empty target too (no last byte to read, so only the open can refuse it).
+        std::fs::write(&decoy, b"").unwrap();
+        assert!(Journal::open(&root, DEFAULT_MAX_BYTES).is_err());
+        assert_eq!(std::fs::read(&decoy).unwrap(), b"", "empty decoy untouched");
+    }
 }
