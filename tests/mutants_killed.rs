@@ -450,7 +450,10 @@ fn only_the_files_an_intent_names_are_rolled_back() {
     let first = files[0]["path"].as_str().unwrap();
     // As a crash after the first rename would leave it (written here instead): the record
     // names the file and the SHA-256 of what was written to it (sha256sum as the oracle).
-    let o = Command::new("sha256sum").arg(f.path(first)).output().unwrap();
+    let o = Command::new("sha256sum")
+        .arg(f.path(first))
+        .output()
+        .unwrap();
     let written = String::from_utf8(o.stdout).unwrap()[..64].to_string();
     let intent = serde_json::json!({
         "pid": 4_000_000, "started": "2026-12-04T00:00:00Z",
