@@ -340,6 +340,47 @@ fn printed_hints_act_on_the_fixture_root_as_printed() {
         "the host's shadow is untouched"
     );
 
+    // restore's own undo hint puts the changed password back, in the fixture root.
+    let o = common::passwd(f.root(), "admin", NEW);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let changed = f.credentials();
+    let id = common::backup_ids(f.root()).pop().unwrap();
+    let o = run(qrescue().arg("--root").arg(f.root()).args(["restore", &id]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_same(&before, &f.credentials(), "restored");
+    let undo = hint_after(&text(&o.stdout), "(undo with: ", ')').to_string();
+    assert!(undo.starts_with("qrescue --root "), "{undo}");
+    let r = sh(&undo, &path);
+    assert!(r.status.success(), "{undo}: {}", text(&r.stderr));
+    assert_same(&changed, &f.credentials(), "after restore's printed undo");
+
+    // verify's hint after a mismatch sets the password in the fixture root.
+    let o = run_with_stdin(
+        qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["verify", "admin", "--password-stdin"]),
+        b"Not-The-Password-1\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    let hint = hint_after(&out, "To set a new password in every store: ", '\n');
+    let r = run_with_stdin(
+        Command::new("sh")
+            .args(["-c", &format!("{hint} --password-stdin")])
+            .env("PATH", &path),
+        b"Not-The-Password-1\n",
+    );
+    assert!(r.status.success(), "{hint}: {}", text(&r.stderr));
+    let o = run_with_stdin(
+        qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["verify", "admin", "--password-stdin"]),
+        b"Not-The-Password-1\n",
+    );
+    assert!(o.status.success(), "{}", text(&o.stdout));
+
     // The lock-state hint: --unlock, complete with --root.
     let locked = format!("!{}", field(&f, f.shadow_path(), "admin", 1));
     f.set_field(f.shadow_path(), "admin", 1, &locked);
@@ -351,6 +392,23 @@ fn printed_hints_act_on_the_fixture_root_as_printed() {
         "{out}"
     );
     let hint = hint_after(&out, "add --unlock to enable it (", ')');
+    let r = run_with_stdin(
+        Command::new("sh")
+            .args(["-c", &format!("{hint} --password-stdin")])
+            .env("PATH", &path),
+        format!("{NEW}\n").as_bytes(),
+    );
+    assert!(r.status.success(), "{hint}: {}", text(&r.stderr));
+    assert!(!field(&f, f.shadow_path(), "admin", 1).starts_with('!'));
+    // status names the same complete command while the account is locked.
+    let hash = field(&f, f.shadow_path(), "admin", 1);
+    f.set_field(f.shadow_path(), "admin", 1, &format!("!{hash}"));
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["status", "admin"]));
+    let out = text(&o.stdout);
+    let hint = hint_after(&out, "to enable the account with a new password: ", '\n');
     let r = run_with_stdin(
         Command::new("sh")
             .args(["-c", &format!("{hint} --password-stdin")])

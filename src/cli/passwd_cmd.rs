@@ -115,13 +115,17 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     let state_note = state_note(ctx, &state, args.unlock);
 
     if args.dry_run {
+        let how = NewHash {
+            scheme,
+            rounds,
+            empty_salt,
+        };
         return dry_run(
             ctx,
             &stores,
             &contents,
             user,
-            scheme,
-            rounds,
+            &how,
             args.unlock,
             state_note.as_deref(),
         );
@@ -145,6 +149,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             serde_json::json!({
                 "user": user,
                 "scheme": scheme,
+                "empty_salt": empty_salt,
                 "changed": changed,
                 "skipped": skipped,
                 "recovered": recovered,
@@ -228,11 +233,12 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         }
         text.push_str(&format!(
             "Password of {user} changed ({}) in:\n",
-            if empty_salt {
-                "MD5-crypt, empty salt as QTS writes it".to_string()
-            } else {
-                describe_scheme(scheme, rounds)
+            NewHash {
+                scheme,
+                rounds,
+                empty_salt
             }
+            .describe()
         ));
         for c in &outcome.changed {
             text.push_str(&format!("  {c}\n"));
@@ -263,6 +269,23 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         ))
     })?;
     Ok(0)
+}
+
+/// The hash a run writes: scheme, rounds, and whether it is QTS's empty-salt MD5-crypt.
+struct NewHash {
+    scheme: GenScheme,
+    rounds: Option<u32>,
+    empty_salt: bool,
+}
+
+impl NewHash {
+    fn describe(&self) -> String {
+        if self.empty_salt {
+            "MD5-crypt, empty salt as QTS writes it".to_string()
+        } else {
+            describe_scheme(self.scheme, self.rounds)
+        }
+    }
 }
 
 fn describe_scheme(scheme: GenScheme, rounds: Option<u32>) -> String {
@@ -306,11 +329,11 @@ fn dry_run(
     stores: &crate::stores::Stores,
     contents: &[Vec<u8>],
     user: &str,
-    scheme: GenScheme,
-    rounds: Option<u32>,
+    how: &NewHash,
     unlock: bool,
     state_note: Option<&str>,
 ) -> Result<i32> {
+    let (scheme, rounds) = (how.scheme, how.rounds);
     let placeholder_hash = "<new hash>";
     let placeholder_nt = "<new NT hash>";
     let files: Vec<_> = stores.files.iter().collect();
@@ -363,7 +386,7 @@ fn dry_run(
     } else {
         let mut text = format!(
             "Dry run: the password of {user} would be set ({}) in:\n",
-            describe_scheme(scheme, rounds)
+            how.describe()
         );
         for c in &changes {
             text.push_str(&format!("  {}\n", c["path"].as_str().unwrap_or("")));
