@@ -308,14 +308,20 @@ pub fn plan_password(
     Ok(out)
 }
 
-/// The new crypt field: the new hash, behind the old field's `!` lock unless `unlock`.
-/// A field of only `*`/`!` (no hash at all) counts as locked too.
+/// The new crypt field: the new hash, behind the old field's `!` lock (shadow-utils'
+/// `passwd -l`, also a bare `!`) unless `unlock`. A `*` field never had a password: the
+/// new one replaces it, as chpasswd does.
 pub fn kept_lock(old_field: &str, crypt_hash: &str, unlock: bool) -> String {
-    if !unlock && hash::inspect(old_field).locked {
+    if !unlock && is_lock(old_field) {
         format!("!{crypt_hash}")
     } else {
         crypt_hash.to_string()
     }
+}
+
+/// Whether a crypt field carries a lock `passwd` keeps: a leading `!`.
+pub fn is_lock(field: &str) -> bool {
+    field.starts_with('!')
 }
 
 /// After a change: the file must now accept `password` for `user`.

@@ -470,7 +470,12 @@ fn state_note(ctx: &Context, state: &account::AccountState, unlock: bool) -> Opt
             Kind::Smbpasswd => "Samba",
             Kind::Group => continue,
         };
-        let what = match (st.locked, st.disabled) {
+        // What passwd keeps: a `!` lock (account::kept_lock), Samba's `D`, an expired entry.
+        let locked = match st.kind {
+            Kind::Smbpasswd => st.locked,
+            _ => st.fingerprint.as_deref().is_some_and(account::is_lock),
+        };
+        let what = match (locked, st.disabled) {
             (true, true) => format!("locked and disabled in {store}"),
             (true, false) => format!("locked in {store}"),
             (false, true) => format!("disabled in {store}"),
