@@ -780,3 +780,69 @@ fn interrupted_prompt_restores_the_terminal_under_busybox_ash() {
         assert_same(&before, &f.snapshot(), how);
     }
 }
+
+/// Python drives a pty: the password is typed twice, then the Cloud Key from the label (in
+/// the label's form, `q1234-5678`); prints the exit status and what was shown.
+const PTY_CLOUD_KEY: &str = r#"
+import os, pty, select, sys, time
+q, root, pw, key = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(q, [q, "--root", root, "passwd", "admin", "--cloud-key"])
+buf = b""
+def wait_for(text):
+    global buf
+    deadline = time.time() + 20
+    while text not in buf and time.time() < deadline:
+        if not select.select([fd], [], [], 0.2)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buf += chunk
+for prompt, answer in ((b"New password", pw), (b"Retype", pw), (b"Cloud Key", key)):
+    wait_for(prompt)
+    buf = buf.replace(prompt, b"")
+    # The prompt is shown before the echo is turned off with TCSAFLUSH: let that happen.
+    time.sleep(0.3)
+    os.write(fd, answer.encode() + b"\n")
+wait_for(b"\x00never")
+try:
+    os.kill(pid, 9)  # only if it is still there after the deadline (a zombie keeps its status)
+except OSError:
+    pass
+_, status = os.waitpid(pid, 0)
+print("rc=%d" % os.waitstatus_to_exitcode(status))
+print(buf.decode(errors="replace").replace("\r", ""))
+"#;
+
+#[test]
+fn the_cloud_key_is_refused_with_cloud_key() {
+    if !common::native() {
+        return;
+    }
+    let f = Fixture::new(Layout::Qts5);
+    let before = f.snapshot();
+    let drive = |pw: &str| {
+        let o = run(Command::new("python3")
+            .args(["-c", PTY_CLOUD_KEY])
+            .arg(common::bin())
+            .arg(f.root())
+            .args([pw, "q1234-5678"]));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let out = drive("Q12345678");
+    assert!(out.starts_with("rc=2\n"), "{out}");
+    assert!(
+        out.contains("the Cloud Key from the label: refused"),
+        "{out}"
+    );
+    assert!(!out.contains("Q12345678"), "the key is never shown: {out}");
+    assert_same(&before, &f.snapshot(), "cloud key refused");
+    let out = drive(NEW);
+    assert!(out.starts_with("rc=0\n"), "{out}");
+}
