@@ -245,6 +245,7 @@ pub fn plan_password(
     user: &str,
     crypt_hash: &str,
     nt_hex: &str,
+    unlock: bool,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<Option<Vec<u8>>>> {
     let has_shadow = files.iter().any(|f| f.kind == Kind::Shadow);
@@ -258,24 +259,26 @@ pub fn plan_password(
         let new_line = match (file.kind, line) {
             (Kind::Group, _) => None,
             (Kind::Passwd, Some(l)) => {
-                passwd::parse(&l).map_err(malformed)?;
-                (!has_shadow).then(|| {
-                    (
-                        l.span.clone(),
-                        passwd::with_password(&l, crypt_hash.as_bytes()),
-                    )
-                })
+                let e = passwd::parse(&l).map_err(malformed)?;
+                let field = kept_lock(&e.password, crypt_hash, unlock);
+                (!has_shadow).then(|| (l.span.clone(), passwd::with_password(&l, field.as_bytes())))
             }
             (Kind::Shadow, Some(l)) => {
-                shadow::parse(&l).map_err(malformed)?;
-                Some((
-                    l.span.clone(),
-                    shadow::with_hash(&l, crypt_hash.as_bytes(), today),
-                ))
+                let e = shadow::parse(&l).map_err(malformed)?;
+                let field = kept_lock(&e.hash, crypt_hash, unlock);
+                let mut new = shadow::with_hash(&l, field.as_bytes(), today);
+                if unlock && e.expire.is_some_and(|exp| exp <= today) {
+                    new = shadow::without_expiry(&new);
+                }
+                Some((l.span.clone(), new))
             }
             (Kind::Smbpasswd, Some(l)) => {
                 smbpasswd::parse(&l).map_err(malformed)?;
-                Some((l.span.clone(), smbpasswd::with_nt_hash(&l, nt_hex, now)))
+                let mut new = smbpasswd::with_nt_hash(&l, nt_hex, now);
+                if unlock {
+                    new = smbpasswd::enabled(&new);
+                }
+                Some((l.span.clone(), new))
             }
             (Kind::Shadow, None) => {
                 return Err(Error::data(format!(
@@ -305,6 +308,22 @@ pub fn plan_password(
     Ok(out)
 }
 
+/// The new crypt field: the new hash, behind the old field's `!` lock (shadow-utils'
+/// `passwd -l`, also a bare `!`) unless `unlock`. A `*` field never had a password: the
+/// new one replaces it, as chpasswd does.
+pub fn kept_lock(old_field: &str, crypt_hash: &str, unlock: bool) -> String {
+    if !unlock && is_lock(old_field) {
+        format!("!{crypt_hash}")
+    } else {
+        crypt_hash.to_string()
+    }
+}
+
+/// Whether a crypt field carries a lock `passwd` keeps: a leading `!`.
+pub fn is_lock(field: &str) -> bool {
+    field.starts_with('!')
+}
+
 /// After a change: the file must now accept `password` for `user`.
 /// After a change: the account's hash fields as read back from disk are exactly the ones
 /// generated for the new password (`crypt_hash`, `nt_hex`). Comparing the strings is the
@@ -329,7 +348,8 @@ pub fn check_password(
     let f = line.fields();
     match file.kind {
         Kind::Passwd | Kind::Shadow => {
-            if f.get(1).copied() != Some(crypt_hash.as_bytes()) {
+            let got = f.get(1).copied().unwrap_or_default();
+            if got.strip_prefix(b"!").unwrap_or(got) != crypt_hash.as_bytes() {
                 return fail("the new hash is not in place");
             }
         }

@@ -159,8 +159,17 @@ fn message_of(v: &Value, id: &str) -> String {
         .join("\n")
 }
 
+/// Set `pw` (a factory default too: `--allow-default`, as the fixtures need).
 fn passwd(f: &Fixture, user: &str, pw: &str) {
-    let o = common::passwd(f.root(), user, pw);
+    let o = run_with_stdin(
+        common::qrescue().arg("--root").arg(f.root()).args([
+            "passwd",
+            user,
+            "--password-stdin",
+            "--allow-default",
+        ]),
+        format!("{pw}\n").as_bytes(),
+    );
     assert!(o.status.success(), "{}", text(&o));
 }
 

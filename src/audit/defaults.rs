@@ -75,6 +75,21 @@ pub fn is_factory_default(kind: Kind, stored: &str, adapters: &[Adapter]) -> boo
     })
 }
 
+/// Which factory default of this box a new password for `user` would be, if any (`passwd`
+/// refuses it, as QTS's own UI does): `admin`, every adapter's MAC in QTS's form, the Cloud
+/// Key when given, `guest` for the guest account. The answer names the kind, never the value.
+pub fn default_of(
+    user: &str,
+    password: &[u8],
+    adapters: &[Adapter],
+    cloud_key: Option<&[u8]>,
+) -> Option<String> {
+    candidates(user, adapters, cloud_key)
+        .into_iter()
+        .find(|c| *c.secret == *password)
+        .map(|c| c.what)
+}
+
 /// Test every store holding a password for the account.
 pub fn check(
     audited: &Audited,

@@ -30,8 +30,9 @@ fn normalise_cloud_key(raw: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// From the terminal without echo, or one line of standard input when it is not a terminal.
-fn read_cloud_key() -> Result<Zeroizing<Vec<u8>>> {
-    let pw = if std::io::stdin().is_terminal() {
+/// `stdin_taken`: standard input holds something else (a password): ask on the terminal.
+pub(crate) fn read_cloud_key(stdin_taken: bool) -> Result<Zeroizing<Vec<u8>>> {
+    let pw = if stdin_taken || std::io::stdin().is_terminal() {
         password_input::ask_hidden("Cloud Key (from the label): ")?
     } else {
         password_input::from_stdin()?
@@ -93,7 +94,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
         users.to_vec()
     };
     let key = if cloud_key {
-        Some(read_cloud_key()?)
+        Some(read_cloud_key(false)?)
     } else {
         None
     };

@@ -78,7 +78,7 @@ pub enum Command {
     },
     /// Set a new password in every store, atomically, with a backup first
     #[command(
-        after_help = "Examples:\n  qrescue passwd                      # asks twice, no echo\n  printf '%s\\n' \"$PW\" | qrescue passwd admin --password-stdin\n  qrescue passwd admin --random --scheme sha512\n  qrescue passwd --dry-run"
+        after_help = "Examples:\n  qrescue passwd                      # asks twice, no echo\n  printf '%s\\n' \"$PW\" | qrescue passwd admin --password-stdin\n  qrescue passwd admin --random --scheme sha512\n  qrescue passwd --dry-run                 # reads and checks the password too\n  qrescue passwd admin --unlock            # also enable a locked/disabled admin\n  qrescue --root /mnt/md9 passwd --cloud-key   # refuse the label's Cloud Key too\n\nHash: a QTS entry holding the firmware's own empty-salt MD5-crypt ($1$$...) gets exactly\nthat form again: the one QTS's closed checker is proven to accept, but identical passwords\ngive identical hashes and it is fast to guess. --scheme sha512 (or sha256, md5 with a\nsalt) is stronger; test the web and SSH login afterwards and keep the backup.\nRefused (exit 2) unless --allow-default: admin, each adapter's MAC as QTS writes it,\nthe Cloud Key with --cloud-key, empty. Warned: fewer than 8 characters, unchanged."
     )]
     Passwd(passwd_cmd::PasswdArgs),
     /// Exit 0 if the password matches every store, 1 if not

@@ -16,22 +16,40 @@ use crate::txn;
 pub struct PasswdArgs {
     /// Account name (default: admin)
     pub user: Option<String>,
-    /// Read the new password as one line from standard input
+    /// Read the new password as exactly one line from standard input (more is refused)
     #[arg(long, conflicts_with = "random")]
     pub password_stdin: bool,
     /// Generate a strong password and print it once
     #[arg(long)]
     pub random: bool,
-    /// Hash scheme (default: keep the account's current family)
+    /// Hash scheme (default: keep the account's current family; QTS's own empty-salt
+    /// MD5-crypt `$1$$…` is kept exactly: the one form proven on the box, but weak)
     #[arg(long, value_enum)]
     pub scheme: Option<GenScheme>,
     /// SHA-crypt rounds (1000 to 999999999; default: keep, or 5000)
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
-    /// Show what would change (hashes redacted), change nothing
+    /// Read and check the password as the real run does, show what would change (hashes
+    /// redacted), change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Also lift the account's lock in every store (`!` in shadow, an expired shadow entry,
+    /// `D` in Samba); without it each store's state is kept
+    #[arg(long)]
+    pub unlock: bool,
+    /// Accept a factory default of this box (admin, an adapter's MAC, the Cloud Key)
+    #[arg(long)]
+    pub allow_default: bool,
+    /// Also refuse the Cloud Key from the label as the new password (asked for)
+    #[arg(long)]
+    pub cloud_key: bool,
 }
+
+/// Rounds above which a login visibly waits: `--rounds` beyond it warns with the time.
+const ROUNDS_WARN: u32 = 1_000_000;
+
+/// Shorter passwords are accepted with a warning.
+const ADVISED_LEN: usize = 8;
 
 /// Length of `--random` passwords (56-character alphabet: about 116 bits).
 const RANDOM_LEN: usize = 20;
@@ -73,22 +91,56 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         rounds = Some(r);
     }
 
-    if args.dry_run {
-        return dry_run(ctx, &stores, &contents, user, scheme, rounds);
+    // QTS writes `$1$$…` (no salt) for every account; keeping the family keeps that form.
+    let empty_salt = args.scheme.is_none() && info.as_ref().is_some_and(|i| i.empty_salt);
+    if let Some(r) = rounds
+        && r > ROUNDS_WARN
+        && scheme != GenScheme::Md5
+    {
+        warn_rounds(scheme, r);
     }
 
+    // Read and checked exactly as for the real run: a dry run that passes means it would.
     let password: Password = if args.random {
         secret::random(RANDOM_LEN)?
     } else if args.password_stdin {
-        password_input::from_stdin()?
+        password_input::from_stdin_one_line(user)?
     } else {
         password_input::from_tty(user, true)?
     };
-    let crypt_hash = hash::generate(password.bytes(), scheme, rounds)?;
+    let state = account::state(&stores, &contents, user);
+    if !args.random {
+        check_new_password(ctx, args, user, &password, &state)?;
+    }
+    let state_note = state_note(ctx, &state, args.unlock);
+
+    if args.dry_run {
+        let how = NewHash {
+            scheme,
+            rounds,
+            empty_salt,
+        };
+        return dry_run(
+            ctx,
+            &stores,
+            &contents,
+            user,
+            &how,
+            args.unlock,
+            state_note.as_deref(),
+        );
+    }
+
+    let crypt_hash = if empty_salt {
+        hash::generate_with_salt(password.bytes(), GenScheme::Md5, "", None)
+    } else {
+        hash::generate(password.bytes(), scheme, rounds)?
+    };
     let nt_hex = hash::nt_hash_hex(password.bytes());
     // Written by the plan, read by the announcement: both are called by the transaction.
     let skipped = std::cell::RefCell::new(Vec::new());
-    let samba_note = samba_note(&stores);
+    let samba_note = samba_note(ctx, &stores, user);
+    let unlock = args.unlock;
     let shown_password = args
         .random
         .then(|| String::from_utf8_lossy(password.bytes()).into_owned());
@@ -97,11 +149,13 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             serde_json::json!({
                 "user": user,
                 "scheme": scheme,
+                "empty_salt": empty_salt,
                 "changed": changed,
                 "skipped": skipped,
                 "recovered": recovered,
                 "backup": backup,
                 "samba": samba_note,
+                "state": state_note,
                 "password": shown_password,
             })
         };
@@ -114,7 +168,15 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             // Planned again if another program changed a store meanwhile: start clean.
             let mut skipped = skipped.borrow_mut();
             skipped.clear();
-            account::plan_password(files, contents, user, &crypt_hash, &nt_hex, &mut skipped)
+            account::plan_password(
+                files,
+                contents,
+                user,
+                &crypt_hash,
+                &nt_hex,
+                unlock,
+                &mut skipped,
+            )
         },
         |file, bytes| account::check_password(file, bytes, user, &crypt_hash, &nt_hex),
         // The backup id (to undo) and a generated password are shown before the change is
@@ -134,7 +196,10 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
                 text.push_str(&format!("note: {r}\n"));
             }
             let b = preview.backup_id;
-            text.push_str(&format!("Backup: {b} (undo with: qrescue restore {b})\n"));
+            text.push_str(&format!(
+                "Backup: {b} (undo with: {} restore {b})\n",
+                ctx.invocation
+            ));
             if let Some(p) = &shown_password {
                 text.push_str(&format!("New password: {p}\n"));
             }
@@ -168,7 +233,12 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         }
         text.push_str(&format!(
             "Password of {user} changed ({}) in:\n",
-            describe_scheme(scheme, rounds)
+            NewHash {
+                scheme,
+                rounds,
+                empty_salt
+            }
+            .describe()
         ));
         for c in &outcome.changed {
             text.push_str(&format!("  {c}\n"));
@@ -179,9 +249,13 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         if let Some(n) = &samba_note {
             text.push_str(&format!("note: {n}\n"));
         }
+        if let Some(n) = &state_note {
+            text.push_str(&format!("note: {n}\n"));
+        }
         if !announced {
             text.push_str(&format!(
-                "Backup: {backup} (undo with: qrescue restore {backup})\n"
+                "Backup: {backup} (undo with: {} restore {backup})\n",
+                ctx.invocation
             ));
             if let Some(p) = &shown_password {
                 text.push_str(&format!("New password: {p}\n"));
@@ -197,6 +271,23 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The hash a run writes: scheme, rounds, and whether it is QTS's empty-salt MD5-crypt.
+struct NewHash {
+    scheme: GenScheme,
+    rounds: Option<u32>,
+    empty_salt: bool,
+}
+
+impl NewHash {
+    fn describe(&self) -> String {
+        if self.empty_salt {
+            "MD5-crypt, empty salt as QTS writes it".to_string()
+        } else {
+            describe_scheme(self.scheme, self.rounds)
+        }
+    }
+}
+
 fn describe_scheme(scheme: GenScheme, rounds: Option<u32>) -> String {
     let name = match scheme {
         GenScheme::Sha512 => "SHA-512-crypt",
@@ -209,12 +300,20 @@ fn describe_scheme(scheme: GenScheme, rounds: Option<u32>) -> String {
     }
 }
 
-/// A Samba backend qrescue does not write is named plainly, with what to do.
-fn samba_note(stores: &crate::stores::Stores) -> Option<String> {
+/// A Samba backend qrescue does not write is named plainly, with what to do. (QTS's own
+/// smbpasswd file is written by qrescue in the same transaction: no note then.)
+fn samba_note(ctx: &Context, stores: &crate::stores::Stores, user: &str) -> Option<String> {
+    let quoted = crate::context::shell_quote(user);
     match &stores.samba {
+        Samba::Other { config, backend } if ctx.root.is_host() => Some(format!(
+            "Samba uses passdb backend {backend} ({config}), which qrescue does not write: SMB \
+             logins keep the old password until you run `smbpasswd -c {config} {quoted}` \
+             (it asks for the new password)"
+        )),
         Samba::Other { config, backend } => Some(format!(
-            "Samba uses passdb backend {backend} ({config}), which qrescue does not write: \
-             run `smbpasswd -a USER` on the box to set the SMB password too"
+            "Samba uses passdb backend {backend} ({config} in this root), which qrescue does not \
+             write: SMB logins keep the old password until you run `smbpasswd -c {config} {quoted}` \
+             on the box itself once it runs this system (it asks for the new password)"
         )),
         Samba::Smbpasswd { path, .. } if stores.of(Kind::Smbpasswd).next().is_none() => {
             Some(format!(
@@ -230,9 +329,11 @@ fn dry_run(
     stores: &crate::stores::Stores,
     contents: &[Vec<u8>],
     user: &str,
-    scheme: GenScheme,
-    rounds: Option<u32>,
+    how: &NewHash,
+    unlock: bool,
+    state_note: Option<&str>,
 ) -> Result<i32> {
+    let (scheme, rounds) = (how.scheme, how.rounds);
     let placeholder_hash = "<new hash>";
     let placeholder_nt = "<new NT hash>";
     let files: Vec<_> = stores.files.iter().collect();
@@ -243,6 +344,7 @@ fn dry_run(
         user,
         placeholder_hash,
         placeholder_nt,
+        unlock,
         &mut skipped,
     )?;
     let mut changes = Vec::new();
@@ -258,7 +360,10 @@ fn dry_run(
                 .split(|&b| b == b':')
                 .map(|x| String::from_utf8_lossy(x).into_owned())
                 .collect();
-            if f.len() > 1 && file.kind != Kind::Smbpasswd && !f[1].starts_with('<') {
+            if f.len() > 1
+                && file.kind != Kind::Smbpasswd
+                && !f[1].trim_start_matches('!').starts_with('<')
+            {
                 f[1] = "<old hash>".into();
             }
             if file.kind == Kind::Smbpasswd && f.len() > 3 && !f[3].starts_with('<') {
@@ -276,12 +381,12 @@ fn dry_run(
     }
     if ctx.json {
         super::print_json(
-            &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped}),
+            &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped, "state": state_note}),
         )?;
     } else {
         let mut text = format!(
             "Dry run: the password of {user} would be set ({}) in:\n",
-            describe_scheme(scheme, rounds)
+            how.describe()
         );
         for c in &changes {
             text.push_str(&format!("  {}\n", c["path"].as_str().unwrap_or("")));
@@ -291,8 +396,129 @@ fn dry_run(
         for s in &skipped {
             text.push_str(&format!("note: {s}\n"));
         }
+        if let Some(n) = state_note {
+            text.push_str(&format!("note: {n}\n"));
+        }
         text.push_str("Nothing was changed.\n");
         super::print_text(&text)?;
     }
     Ok(0)
+}
+
+/// Refuse a factory default of this box (as QTS's own UI does) unless `--allow-default`;
+/// warn about a short password or one equal to the current.
+fn check_new_password(
+    ctx: &Context,
+    args: &PasswdArgs,
+    user: &str,
+    password: &Password,
+    state: &account::AccountState,
+) -> Result<()> {
+    let cloud_key = if args.cloud_key {
+        Some(super::audit_cmd::read_cloud_key(args.password_stdin)?)
+    } else {
+        None
+    };
+    let (adapters, _) = crate::info::adapters(&ctx.root);
+    let default = crate::audit::defaults::default_of(
+        user,
+        password.bytes(),
+        &adapters,
+        cloud_key.as_deref().map(|k| &k[..]),
+    );
+    if let Some(what) = default
+        && !args.allow_default
+    {
+        return Err(Error::usage(format!(
+            "the new password is this box's factory default {what}: refused, as QTS refuses \
+             it (--allow-default to set it anyway); nothing was changed"
+        )));
+    }
+    let len = password.bytes().len();
+    if len < ADVISED_LEN {
+        eprintln!(
+            "qrescue: warning: the new password has {len} character{}; {ADVISED_LEN} or more are advised",
+            if len == 1 { "" } else { "s" }
+        );
+    }
+    let same = state.stores.iter().any(|st| {
+        let Some(stored) = st.fingerprint.as_deref() else {
+            return false;
+        };
+        match st.kind {
+            Kind::Smbpasswd => zeroize::Zeroizing::new(hash::nt_hash_hex(password.bytes()))
+                .eq_ignore_ascii_case(stored),
+            Kind::Shadow | Kind::Passwd => {
+                !stored.is_empty() && hash::verify(password.bytes(), stored) == hash::Verdict::Match
+            }
+            Kind::Group => false,
+        }
+    });
+    if same {
+        eprintln!("qrescue: warning: the new password is the same as the current one");
+    }
+    Ok(())
+}
+
+/// What `passwd` does to the account's locked/disabled state, said plainly.
+fn state_note(ctx: &Context, state: &account::AccountState, unlock: bool) -> Option<String> {
+    let mut places: Vec<String> = Vec::new();
+    for st in &state.stores {
+        let store = match st.kind {
+            Kind::Shadow => "shadow",
+            Kind::Passwd => "passwd",
+            Kind::Smbpasswd => "Samba",
+            Kind::Group => continue,
+        };
+        // What passwd keeps: a `!` lock (account::kept_lock), Samba's `D`, an expired entry.
+        let locked = match st.kind {
+            Kind::Smbpasswd => st.locked,
+            _ => st.fingerprint.as_deref().is_some_and(account::is_lock),
+        };
+        let what = match (locked, st.disabled) {
+            (true, true) => format!("locked and disabled in {store}"),
+            (true, false) => format!("locked in {store}"),
+            (false, true) => format!("disabled in {store}"),
+            (false, false) => continue,
+        };
+        if !places.contains(&what) {
+            places.push(what);
+        }
+    }
+    if places.is_empty() {
+        return None;
+    }
+    let user = &state.user;
+    let list = places.join(", ");
+    Some(if unlock {
+        format!("{user} was {list}: enabled in every store (--unlock)")
+    } else {
+        format!(
+            "{user} stays {list}: add --unlock to enable it ({} passwd {} --unlock)",
+            ctx.invocation,
+            crate::context::shell_quote(user)
+        )
+    })
+}
+
+/// `--rounds` above [`ROUNDS_WARN`]: every login will hash this many rounds. Timed here on a
+/// short hash and scaled (the work is linear in the rounds), so the warning costs little;
+/// the fastest of three samples, as a busy machine only ever adds time.
+fn warn_rounds(scheme: GenScheme, rounds: u32) {
+    const SAMPLE: u32 = 20_000;
+    let fastest = (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let _ =
+                hash::generate_with_salt(b"timing sample", scheme, "qrescuetiming", Some(SAMPLE));
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let per_round = fastest / f64::from(SAMPLE);
+    let estimate = per_round * f64::from(rounds);
+    eprintln!(
+        "qrescue: warning: --rounds {rounds}: every login (and every check of this password) will \
+         take about {estimate:.1} s on this machine (estimated from qrescue's own timed hash of {SAMPLE} rounds), \
+         and longer on a slower NAS"
+    );
 }

@@ -1,16 +1,31 @@
 //! Getting a password from the owner: the terminal without echo (asked twice for a new
 //! one), one line of standard input (`--password-stdin`), or generated (`--random`).
 //! Never from argv or the environment.
+//!
+//! SIGINT/SIGTERM/SIGHUP while the terminal's echo is off are caught only to put the
+//! terminal back first (busybox ash, QTS's shell, does not restore it): then the signal is
+//! raised again with its default action, so the exit status says what happened.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::termios::{self, LocalFlags, SetArg};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::secret::{self, Password};
+
+/// The signal that interrupted a prompt (0: none).
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn note_signal(sig: nix::libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(sig, Ordering::SeqCst);
+}
 
 /// Read one line (at most 4 KiB) byte by byte, so nothing after it is consumed.
 fn read_line(mut input: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
@@ -25,7 +40,12 @@ fn read_line(mut input: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
                     break;
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+                    byte.zeroize();
+                    return Err(e);
+                }
+            }
             Err(e) => return Err(e),
         }
     }
@@ -41,6 +61,96 @@ pub fn from_stdin() -> Result<Password> {
     }
     secret::strip_newline(&mut buf);
     Password::new(buf)
+}
+
+/// `--password-stdin` for a new password: exactly one line (more is refused: a second line
+/// would otherwise be dropped without a word), and a warning when it looks like chpasswd's
+/// `USER:PASSWORD` for the target user.
+pub fn from_stdin_one_line(user: &str) -> Result<Password> {
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = read_line(&mut stdin).map_err(|e| Error::io("standard input", e))?;
+    if buf.is_empty() {
+        return Err(Error::usage("--password-stdin: standard input is empty"));
+    }
+    let mut more = [0u8; 1];
+    let extra = loop {
+        match stdin.read(&mut more) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("standard input", e)),
+        }
+    };
+    more.zeroize();
+    if extra > 0 || (buf.len() > 4096 && buf.last() != Some(&b'\n')) {
+        return Err(Error::usage(
+            "--password-stdin takes exactly one line, and standard input has more: nothing was changed",
+        ));
+    }
+    secret::strip_newline(&mut buf);
+    if buf.len() > user.len() && buf[..user.len()] == *user.as_bytes() && buf[user.len()] == b':' {
+        eprintln!(
+            "qrescue: warning: the password read starts with \"{user}:\": --password-stdin takes the \
+             password alone, not chpasswd's USER:PASSWORD (it is used as read)"
+        );
+    }
+    Password::new(buf)
+}
+
+/// Catches SIGINT/SIGTERM/SIGHUP while it lives; the previous actions come back when dropped.
+struct CatchSignals {
+    saved: Vec<(Signal, SigAction)>,
+}
+
+const CAUGHT: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+impl CatchSignals {
+    fn install() -> Self {
+        INTERRUPTED.store(0, Ordering::SeqCst);
+        // No SA_RESTART: the blocked read() returns EINTR, and the prompt can unwind.
+        let action = SigAction::new(
+            SigHandler::Handler(note_signal),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        let mut saved = Vec::new();
+        for sig in CAUGHT {
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+            if let Ok(old) = unsafe { signal::sigaction(sig, &action) } {
+                if old.handler() == SigHandler::SigIgn {
+                    // Ignored on purpose (passwd ignores SIGHUP): keep it so.
+                    // SAFETY: putting back the action that was there.
+                    let _ = unsafe { signal::sigaction(sig, &old) };
+                    continue;
+                }
+                saved.push((sig, old));
+            }
+        }
+        Self { saved }
+    }
+}
+
+impl Drop for CatchSignals {
+    fn drop(&mut self) {
+        for (sig, old) in &self.saved {
+            // SAFETY: putting back the action that was installed before.
+            let _ = unsafe { signal::sigaction(*sig, old) };
+        }
+    }
+}
+
+/// After the terminal is restored: die of the signal that interrupted the prompt, as if it
+/// had never been caught.
+fn die_of_caught_signal() {
+    let sig = INTERRUPTED.load(Ordering::SeqCst);
+    let Ok(sig) = Signal::try_from(sig) else {
+        return;
+    };
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: the default action involves no handler code.
+    let _ = unsafe { signal::sigaction(sig, &default) };
+    let _ = signal::raise(sig);
+    // A signal that does not terminate by default would land here: exit as a shell would.
+    std::process::exit(128 + sig as i32);
 }
 
 /// Restores the terminal's echo when dropped (also on error).
@@ -64,9 +174,17 @@ fn prompt(tty: &mut File, text: &str) -> Result<Zeroizing<Vec<u8>>> {
     quiet.local_flags.insert(LocalFlags::ECHONL);
     termios::tcsetattr(tty.as_fd(), SetArg::TCSAFLUSH, &quiet)
         .map_err(|e| Error::io("/dev/tty", e))?;
+    let signals = CatchSignals::install();
     let guard = EchoOff { tty, saved };
-    let mut line = read_line(guard.tty).map_err(|e| Error::io("/dev/tty", e))?;
+    let read = read_line(guard.tty);
+    let mut tty_ref: &File = guard.tty;
     drop(guard);
+    drop(signals);
+    if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+        let _ = tty_ref.write_all(b"\n");
+        die_of_caught_signal();
+    }
+    let mut line = read.map_err(|e| Error::io("/dev/tty", e))?;
     secret::strip_newline(&mut line);
     Ok(line)
 }

@@ -108,6 +108,13 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
         }
     }
     crate::say!("  copies agree: {}", if state.agree { "yes" } else { "NO" });
+    if state.stores.iter().any(|s| s.locked || s.disabled) {
+        crate::say!(
+            "  locked or disabled: passwd keeps that; to enable the account with a new password: {} passwd {} --unlock",
+            ctx.invocation,
+            crate::context::shell_quote(&state.user)
+        );
+    }
     match &stores.samba {
         Samba::None => crate::say!("  samba: no smb.conf found"),
         Samba::Smbpasswd { config, path } => {

@@ -33,6 +33,18 @@ pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<i3
                 "MISMATCH: the password does not match every store"
             }
         );
+        if !ok {
+            let unlock = if results.iter().any(|r| r.result.contains("locked")) {
+                " --unlock"
+            } else {
+                ""
+            };
+            crate::say!(
+                "To set a new password in every store: {} passwd {}{unlock}",
+                ctx.invocation,
+                crate::context::shell_quote(user)
+            );
+        }
     }
     Ok(if ok { 0 } else { 1 })
 }

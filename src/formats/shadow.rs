@@ -47,6 +47,16 @@ pub fn with_hash(line: &Line<'_>, hash: &[u8], today: u64) -> Vec<u8> {
     colon::join(&f)
 }
 
+/// A line (as built by [`with_hash`]) with its account expiry cleared: `passwd --unlock`
+/// lifts an expired account's block, as `usermod -e ''` does.
+pub fn without_expiry(line: &[u8]) -> Vec<u8> {
+    let mut f: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+    if f.len() == 9 {
+        f[7] = b"";
+    }
+    f.join(&b':')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,6 +103,27 @@ pub fn with_nt_hash(line: &Line<'_>, nt_hex: &str, now: u64) -> Vec<u8> {
     colon::join(&f)
 }
 
+/// A line (as built by [`with_nt_hash`]) with the `D` (disabled) flag cleared, as
+/// `smbpasswd -e` does.
+pub fn enabled(line: &[u8]) -> Vec<u8> {
+    let mut f: Vec<Vec<u8>> = line.split(|&b| b == b':').map(<[u8]>::to_vec).collect();
+    if let Some(flags) = f.get_mut(4)
+        && flags.len() == 13
+    {
+        let mut inner: Vec<u8> = flags[1..12]
+            .iter()
+            .copied()
+            .filter(|&b| b != b'D' && b != b' ')
+            .collect();
+        if inner.is_empty() {
+            inner.push(b'U');
+        }
+        inner.resize(11, b' ');
+        *flags = [&b"["[..], &inner, b"]"].concat();
+    }
+    f.join(&b':')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

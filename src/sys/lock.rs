@@ -30,6 +30,32 @@ use crate::error::{Error, Result};
 /// glibc's lckpwdf timeout.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a wait stays silent before saying who holds the lock.
+const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+/// The program of a live process, from `/proc/PID/comm` (the running system's, where the
+/// holder runs), or `None` when it cannot be read.
+fn program_of(pid: i32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let comm = comm.trim_end_matches('\n');
+    (!comm.is_empty()).then(|| crate::escape::line(comm).to_string())
+}
+
+/// Said once, after [`WAIT_NOTICE_AFTER`]: a wait of up to 15 s must not look like a hang.
+fn wait_notice(display: &str, pid: Option<i32>, timeout: Duration) {
+    let who = match pid {
+        Some(pid) => match program_of(pid) {
+            Some(prog) => format!("process {pid} ({prog})"),
+            None => format!("process {pid}"),
+        },
+        None => "another program".to_string(),
+    };
+    eprintln!(
+        "qrescue: waiting for {display}, held by {who} (up to {} s)",
+        timeout.as_secs()
+    );
+}
+
 /// The `lckpwdf` lock; released when dropped (closing the descriptor drops the fcntl lock).
 #[derive(Debug)]
 pub struct PwdLock {
@@ -54,10 +80,22 @@ pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
     fl.l_type = nix::libc::F_WRLCK as _;
     fl.l_whence = nix::libc::SEEK_SET as _;
     let start = Instant::now();
+    let mut told = false;
     loop {
         match fcntl(&file, FcntlArg::F_SETLK(&fl)) {
             Ok(_) => return Ok(PwdLock { _file: file }),
             Err(Errno::EAGAIN | Errno::EACCES) if start.elapsed() < timeout => {
+                if !told && start.elapsed() >= WAIT_NOTICE_AFTER {
+                    told = true;
+                    let mut probe = fl;
+                    let pid = fcntl(&file, FcntlArg::F_GETLK(&mut probe))
+                        .ok()
+                        .filter(|_| {
+                            i32::from(probe.l_type) != nix::libc::F_UNLCK && probe.l_pid > 0
+                        })
+                        .map(|_| probe.l_pid);
+                    wait_notice(&display, pid, timeout);
+                }
                 std::thread::sleep(Duration::from_millis(25));
             }
             Err(Errno::EAGAIN | Errno::EACCES) => {
@@ -170,6 +208,7 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
         return Err(Error::io(&display, e));
     }
     let start = Instant::now();
+    let mut told = false;
     let result = loop {
         match linkat(
             &dir,
@@ -190,7 +229,17 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
                     log::warn!("removing stale lock {display} of dead process {pid}");
                     let _ = unlinkat(&dir, lock.as_os_str(), UnlinkatFlags::NoRemoveDir);
                 }
-                _ if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(25)),
+                h if start.elapsed() < timeout => {
+                    if !told && start.elapsed() >= WAIT_NOTICE_AFTER {
+                        told = true;
+                        let pid = match h {
+                            Holder::Alive(pid) => Some(pid),
+                            _ => None,
+                        };
+                        wait_notice(&display, pid, timeout);
+                    }
+                    std::thread::sleep(Duration::from_millis(25));
+                }
                 Holder::Alive(pid) => {
                     break Err(Error::busy(format!(
                         "{display} is held by process {pid} for more than {} s",
