@@ -154,6 +154,28 @@ pub fn default_users(stores: &Stores, contents: &[Vec<u8>]) -> Vec<String> {
     out
 }
 
+/// More backup sets than this get an info finding pointing to `backups --prune`.
+const MANY_BACKUPS: usize = 50;
+
+fn many_backups(root: &Root, findings: &mut Vec<Finding>) {
+    let Ok(sets) = crate::backup::list(root) else {
+        return;
+    };
+    if sets.len() > MANY_BACKUPS {
+        findings.push(Finding::new(
+            Severity::Info,
+            "many-backups",
+            None,
+            None,
+            format!(
+                "{} backup sets are kept (each holds copies of the credential files)",
+                sets.len()
+            ),
+            "keep the newest 20: qrescue backups --prune --keep 20",
+        ));
+    }
+}
+
 /// One finding per account and problem: findings that differ only in the store are merged,
 /// listing every store, in the order found.
 fn merge(findings: Vec<Finding>) -> Vec<Finding> {
@@ -256,7 +278,21 @@ pub fn run(
             "run audit on the NAS itself to test it",
         ));
     }
+    many_backups(root, &mut findings);
     let mut findings = merge(findings);
+    // An account that cannot log in is not told to set a password (it would enable it).
+    for a in audited.iter().filter(|a| accounts::cannot_log_in(a)) {
+        let user = a.state.user.as_str();
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.user.as_deref() == Some(user) && f.fix.contains("qrescue passwd"))
+        {
+            f.fix = format!(
+                "none needed: {user} cannot log in with a password (locked or disabled in every store); \
+                 setting one would let it"
+            );
+        }
+    }
     for f in &mut findings {
         f.fix = pasteable(&f.fix, invocation, f.user.as_deref());
     }
