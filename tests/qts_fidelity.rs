@@ -226,6 +226,36 @@ fn accounts_that_cannot_log_in_are_not_told_to_set_a_password() {
             .all(|x| x["fix"].as_str().unwrap().contains(" passwd admin")),
         "{v}"
     );
+    // admin locked and no other administrator able to log in: it is the one account that
+    // must be told to set a password, locked or not.
+    let f = Fixture::new(Layout::Plain);
+    let hash = String::from_utf8(f.read("/etc/shadow")).unwrap();
+    let field = |user: &str| {
+        hash.lines()
+            .find(|l| l.starts_with(&format!("{user}:")))
+            .unwrap()
+            .split(':')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    for user in ["admin", "bob"] {
+        let locked = format!("!{}", field(user));
+        f.set_field("/etc/shadow", user, 1, &locked);
+    }
+    let o = run(&mut q(f.root(), &["--json", "audit"]));
+    let v = json(&o);
+    let locked = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "locked-admin")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(locked["severity"], "high", "{v}");
+    assert!(
+        locked["fix"].as_str().unwrap().contains(" passwd admin"),
+        "{locked}"
+    );
 }
 
 #[test]
