@@ -311,7 +311,7 @@ fn path_with_qrescue() -> tempfile::TempDir {
 /// ending in `: ` with `answer`; returns the exit code and what the terminal showed.
 fn in_pty(cmd: &str, path: &Path, answer: &str) -> (i32, String) {
     const DRIVER: &str = r#"
-import os, pty, select, sys
+import os, pty, select, sys, termios, time
 cmd, answer = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
@@ -330,6 +330,12 @@ while True:
         break
     seen += data
     if sent < 2 and seen.rstrip(b" ").endswith(b":"):
+        # Answer once echo is off: qrescue turns it off (flushing pending input) before
+        # reading, so an answer typed earlier would be thrown away.
+        for _ in range(1000):
+            if not termios.tcgetattr(fd)[3] & termios.ECHO:
+                break
+            time.sleep(0.01)
         os.write(fd, answer.encode() + b"\n")
         sent += 1
         seen += b"<answered>"
@@ -478,4 +484,46 @@ fn prune_keeps_the_newest_and_the_unfinished_transactions_set() {
     let o = run(&mut q(f.root(), &["backups", "--prune", "--keep", "0"]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(backup_sets(f.root()), after);
+}
+
+/// What Samba's own parser (testparm) makes of a QTS smb.conf: `param` in `[global]`.
+fn testparm(f: &Fixture, param: &str) -> String {
+    let o = Command::new("testparm")
+        .args(["-s", &format!("--parameter-name={param}")])
+        .arg(f.path("/mnt/HDA_ROOT/.config/smb.conf"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The fixtures' captured smb.conf forms, read by Samba itself: `smb passwd file=PATH ` (no
+/// spaces, a trailing blank) is that path, and without a `passdb backend` line Samba's own
+/// default is tdbsam — which is why qrescue decides from what exists and says it assumed.
+#[test]
+fn samba_reads_the_captured_forms_as_qrescue_does() {
+    if !common::skip::tools(
+        "samba_reads_the_captured_forms_as_qrescue_does",
+        &[("testparm", "samba-common-bin")],
+    ) {
+        return;
+    }
+    let f = Fixture::new(Layout::Qts4);
+    assert_eq!(testparm(&f, "passdb backend"), "smbpasswd");
+    assert_eq!(testparm(&f, "smb passwd file"), "/etc/config/smbpasswd");
+    let v = json(&run(&mut q(f.root(), &["--json", "status", "admin"])));
+    assert_eq!(v["samba"]["path"], "/etc/config/smbpasswd", "{v}");
+    f.put(
+        "/mnt/HDA_ROOT/.config/smb.conf",
+        SMB_CONF_QTS3.as_bytes(),
+        0o644,
+    );
+    assert_eq!(testparm(&f, "passdb backend"), "tdbsam");
+    assert_eq!(testparm(&f, "smb passwd file"), "/etc/config/smbpasswd");
+    let v = json(&run(&mut q(f.root(), &["--json", "status", "admin"])));
+    assert_eq!(v["samba"]["path"], "/etc/config/smbpasswd", "{v}");
+    assert!(
+        v["samba_basis"].as_str().unwrap().contains("assumed"),
+        "{v}"
+    );
 }
