@@ -527,3 +527,48 @@ fn samba_reads_the_captured_forms_as_qrescue_does() {
         "{v}"
     );
 }
+
+/// `backups --prune` takes the locks a change takes: while another program holds
+/// `/etc/.pwd.lock` (lckpwdf, as shadow-utils does) it removes nothing; once released it
+/// prunes.
+#[test]
+fn prune_waits_for_the_locks_a_change_takes() {
+    let f = Fixture::new(Layout::Qts5);
+    for i in 0..3 {
+        let o = run(&mut q(f.root(), &["backup", "--reason", &format!("n{i}")]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let before = backup_sets(f.root());
+    // A holder of the lckpwdf lock until its stdin closes.
+    let lock = f.path("/etc/.pwd.lock");
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys\nf = open(sys.argv[1], 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\nsys.stdin.read()\n",
+        ])
+        .arg(&lock)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    let mut c = q(f.root(), &["backups", "--prune", "--keep", "1"]);
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(backup_sets(f.root()), before, "pruned without the lock");
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    let o = common::wait::output_within(child, common::RUN_LIMIT, "prune");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(backup_sets(f.root()), before[2..].to_vec());
+}
