@@ -488,3 +488,74 @@ pub fn remove_incomplete(root: &Root) -> Result<Vec<String>> {
     }
     Ok(removed)
 }
+
+/// Remove one set qrescue wrote, proven by its manifest: only `manifest.json` and the files
+/// it names are unlinked, then the directory (left, and said, when anything else is in it).
+fn remove_own_set(backups: &OwnedFd, bdisplay: &str, manifest: &Manifest) -> Result<()> {
+    let id = manifest.id.as_str();
+    let shown = format!("{bdisplay}/{id}");
+    let Some(dir) = safe_subdir(backups, id, &shown, false)? else {
+        return Ok(());
+    };
+    for f in &manifest.files {
+        if f.stored_as.contains('/') || f.stored_as.starts_with('.') || f.stored_as.is_empty() {
+            continue;
+        }
+        match nix::unistd::unlinkat(
+            &dir,
+            f.stored_as.as_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(Error::io(format!("{shown}/{}", f.stored_as), e)),
+        }
+    }
+    // The manifest last: a set interrupted here is an incomplete set, removed as such later.
+    match nix::unistd::unlinkat(
+        &dir,
+        "manifest.json",
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    ) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(Error::io(format!("{shown}/manifest.json"), e)),
+    }
+    fsync(&dir).map_err(|e| Error::io(&shown, e))?;
+    match nix::unistd::unlinkat(backups, id, nix::unistd::UnlinkatFlags::RemoveDir) {
+        Ok(()) => {}
+        Err(Errno::ENOTEMPTY | Errno::EEXIST) => {
+            return Err(Error::data(format!(
+                "{shown}: holds files qrescue did not write; its own were removed, the rest left"
+            )));
+        }
+        Err(e) => return Err(Error::io(&shown, e)),
+    }
+    fsync(backups).map_err(|e| Error::io(bdisplay, e))
+}
+
+/// Keep the `keep` newest sets (by creation time) and remove the older ones. Only sets with a
+/// manifest naming their own id are counted or removed (anything else was not proven to be
+/// qrescue's); `protect` (the set an unfinished transaction's intent record names) is never
+/// removed. The caller holds the transaction locks. Returns the removed ids, oldest first.
+pub fn prune(root: &Root, keep: usize, protect: Option<&str>) -> Result<Vec<String>> {
+    let Some(state) = StateDir::open(root, false)? else {
+        return Ok(Vec::new());
+    };
+    let Some((backups, bdisplay)) = state.backups(false)? else {
+        return Ok(Vec::new());
+    };
+    let mut own: Vec<Manifest> = list(root)?
+        .into_iter()
+        .filter_map(|l| l.manifest.filter(|m| m.id == l.id))
+        .collect();
+    own.sort_by(|a, b| (a.created_unix, &a.id).cmp(&(b.created_unix, &b.id)));
+    let excess = own.len().saturating_sub(keep);
+    let mut removed = Vec::new();
+    for m in own.iter().take(excess) {
+        if Some(m.id.as_str()) == protect {
+            continue;
+        }
+        remove_own_set(&backups, &bdisplay, m)?;
+        removed.push(m.id.clone());
+    }
+    Ok(removed)
+}

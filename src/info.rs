@@ -18,6 +18,9 @@ use crate::sys::root::Root;
 pub const ULINUX_CONF: &str = "/etc/config/uLinux.conf";
 /// The factory copy shipped in the firmware image (RAM root).
 pub const DEFAULT_ULINUX_CONF: &str = "/etc/default_config/uLinux.conf";
+/// The hardware description QTS ships in its RAM root: `[MISC] DISPLAY_NAME` is the name on
+/// the box (uLinux.conf's `[System] Model` is an internal family name such as `TS-X85`).
+pub const PLATFORM_CONF: &str = "/etc/platform.conf";
 
 /// Files larger than this are not configuration files: not read.
 const MAX_READ: u64 = 256 * 1024;
@@ -85,6 +88,8 @@ pub struct Info {
     pub root: String,
     pub qts: bool,
     pub model: Fact,
+    /// uLinux.conf's `[System] Model`: QNAP's internal family name, not the name on the box.
+    pub internal_model: Fact,
     pub server_name: Fact,
     pub firmware: Firmware,
     pub arch: Fact,
@@ -177,9 +182,62 @@ fn first_value(root: &Root, paths: &[&str]) -> Fact {
     }
 }
 
+/// Network adapters with a hardware address: the root's `/sys/class/net` (live: the
+/// kernel's), and when the root is not the running system also the addresses QTS records in
+/// uLinux.conf (`[NetDevMonitor] ethN_mac`), so the MAC default is known offline too.
+pub fn adapters(root: &Root) -> (Vec<Adapter>, String) {
+    let (mut found, sys_source) = sys_adapters(root);
+    if root.is_host() {
+        return (found, sys_source);
+    }
+    let Some((conf, display)) = [ULINUX_CONF, DEFAULT_ULINUX_CONF]
+        .iter()
+        .find_map(|p| read_ini(root, p))
+    else {
+        return (found, sys_source);
+    };
+    let mut from_conf = conf_adapters(&conf, &display);
+    from_conf.retain(|a| !found.iter().any(|f| f.name == a.name));
+    if from_conf.is_empty() {
+        return (found, sys_source);
+    }
+    found.extend(from_conf);
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    (found, format!("{sys_source}; {display} [NetDevMonitor]"))
+}
+
+/// `[NetDevMonitor] ethN_mac = 00:0c:29:56:17:5c` entries, as QTS writes them.
+fn conf_adapters(conf: &Ini, display: &str) -> Vec<Adapter> {
+    let mut out: Vec<Adapter> = Vec::new();
+    for (section, entries) in &conf.sections {
+        if !section.eq_ignore_ascii_case("NetDevMonitor") {
+            continue;
+        }
+        for (key, value) in entries {
+            let Some(name) = key.strip_suffix("_mac").filter(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            }) else {
+                continue;
+            };
+            let mac = value.trim().to_ascii_uppercase();
+            if !is_mac(&mac) || mac.bytes().all(|b| b == b'0' || b == b':') {
+                continue;
+            }
+            out.retain(|a| a.name != name);
+            out.push(Adapter {
+                name: name.to_string(),
+                mac,
+                is_virtual: false,
+                source: format!("{display} [NetDevMonitor] {key}"),
+            });
+        }
+    }
+    out
+}
+
 /// Network adapters with a hardware address under the root's `/sys/class/net` (live: the
 /// kernel's), sorted by name; `lo` and all-zero addresses are left out.
-pub fn adapters(root: &Root) -> (Vec<Adapter>, String) {
+fn sys_adapters(root: &Root) -> (Vec<Adapter>, String) {
     const NET: &str = "/sys/class/net";
     let (dir, real) = match root.open_dir(NET) {
         Ok(d) => d,
@@ -326,16 +384,25 @@ fn arch(root: &Root) -> (Fact, Fact, Fact) {
     (Fact::unknown(why), Fact::unknown(why), kernel)
 }
 
-/// QuTS hero versions carry an `h` prefix (`h5.1.0`); QTS's do not.
-fn firmware_name(version: &Fact, qts: bool, os_release: Option<&(Ini, String)>) -> Fact {
+/// QuTS hero runs ZFS: tools tell it from QTS by `zfs` in the running kernel's
+/// `/proc/filesystems`. Offline that file describes the host, so the answer is unknown
+/// (no source confirms a version-string marker, so none is guessed).
+fn firmware_name(root: &Root, qts: bool, os_release: Option<&(Ini, String)>) -> Fact {
     if qts {
-        return match &version.value {
-            Some(v) if v.starts_with(['h', 'H']) => Fact::known(
-                "QuTS hero",
-                format!("{} (version prefix h)", version.source),
-            ),
-            Some(_) => Fact::known("QTS", format!("{} (no h prefix)", version.source)),
-            None => Fact::unknown("QTS-like root, but no firmware version found"),
+        if !root.is_host() {
+            return Fact::unknown(
+                "offline root: QTS or QuTS hero (told by zfs in the running kernel's /proc/filesystems)",
+            );
+        }
+        return match std::fs::read_to_string("/proc/filesystems") {
+            Ok(t)
+                if t.lines()
+                    .any(|l| l.split_whitespace().last() == Some("zfs")) =>
+            {
+                Fact::known("QuTS hero", "/proc/filesystems lists zfs")
+            }
+            Ok(_) => Fact::known("QTS", "/proc/filesystems has no zfs"),
+            Err(e) => Fact::unknown(format!("/proc/filesystems: {e}")),
         };
     }
     os_release
@@ -370,7 +437,8 @@ pub fn gather(root: &Root) -> Result<Info> {
             format!("{what} not in {ULINUX_CONF} or {DEFAULT_ULINUX_CONF}")
         })
     };
-    let model = ini_fact(&conf, "System", "Model").unwrap_or_else(|| {
+    let platform: Vec<(Ini, String)> = read_ini(root, PLATFORM_CONF).into_iter().collect();
+    let model = ini_fact(&platform, "MISC", "DISPLAY_NAME").unwrap_or_else(|| {
         let hw = first_value(
             root,
             &[
@@ -382,27 +450,53 @@ pub fn gather(root: &Root) -> Result<Info> {
         if hw.value.is_some() {
             hw
         } else {
-            unknown_in("[System] Model")
+            Fact::unknown(format!(
+                "no {PLATFORM_CONF} [MISC] DISPLAY_NAME, no DMI or device-tree model"
+            ))
         }
     });
-    // The running version is the persistent file's; the factory copy's is the image's.
-    let version = ini_fact(&conf, "System", "Version")
-        .or_else(|| {
-            os_release.as_ref().and_then(|(ini, d)| {
-                ini.get_unquoted("", "VERSION_ID")
-                    .map(|v| Fact::known(v, format!("{d} VERSION_ID")))
-            })
-        })
-        .unwrap_or_else(|| unknown_in("[System] Version"));
-    let build = ini_fact(&conf, "System", "Build Number")
-        .unwrap_or_else(|| unknown_in("[System] Build Number"));
+    let internal_model = ini_fact(&conf, "System", "Model")
+        .or_else(|| ini_fact(&conf, "System", "Internal Model"))
+        .unwrap_or_else(|| unknown_in("[System] Model"));
+    // Version, Number and Build Number from one file (the persistent one first; the
+    // firmware image's copy is QNAP's own fallback): QNAP writes 4.4.2.1320 build 20200529.
+    let (version, build) = match conf
+        .iter()
+        .find(|(ini, _)| ini.get_unquoted("System", "Version").is_some())
+    {
+        Some((ini, display)) => {
+            let v = ini.get_unquoted("System", "Version").expect("found");
+            let version = match ini.get_unquoted("System", "Number") {
+                Some(n) => Fact::known(
+                    format!("{v}.{n}"),
+                    format!("{display} [System] Version, Number"),
+                ),
+                None => Fact::known(v, format!("{display} [System] Version (no Number)")),
+            };
+            let build = ini
+                .get_unquoted("System", "Build Number")
+                .map(|b| Fact::known(b, format!("{display} [System] Build Number")))
+                .unwrap_or_else(|| Fact::unknown(format!("no [System] Build Number in {display}")));
+            (version, build)
+        }
+        None => (
+            os_release
+                .as_ref()
+                .and_then(|(ini, d)| {
+                    ini.get_unquoted("", "VERSION_ID")
+                        .map(|v| Fact::known(v, format!("{d} VERSION_ID")))
+                })
+                .unwrap_or_else(|| unknown_in("[System] Version")),
+            unknown_in("[System] Build Number"),
+        ),
+    };
     let server_name = ini_fact(&conf, "System", "Server Name").unwrap_or_else(|| {
         match read_text(root, "/etc/hostname") {
             Ok(Some((t, d))) if !t.trim().is_empty() => Fact::known(t.trim(), d),
             _ => unknown_in("[System] Server Name"),
         }
     });
-    let name = firmware_name(&version, qts, os_release.as_ref());
+    let name = firmware_name(root, qts, os_release.as_ref());
     let (arch, qpkg_arch, kernel) = arch(root);
     let (adapters, adapters_source) = adapters(root);
     let serial = first_value(
@@ -438,6 +532,7 @@ pub fn gather(root: &Root) -> Result<Info> {
         root: root.path().display().to_string(),
         qts,
         model,
+        internal_model,
         server_name,
         firmware: Firmware {
             name,

@@ -87,6 +87,9 @@ pub struct Stores {
     pub qts: bool,
     pub files: Vec<StoreFile>,
     pub samba: Samba,
+    /// How the Samba backend was decided when smb.conf has no `passdb backend` line
+    /// (`smbpasswd, assumed: no passdb backend line, /etc/config/smbpasswd exists`).
+    pub samba_basis: Option<String>,
     /// Why discovery did something the owner should know (printed once on stderr).
     pub notes: Vec<String>,
 }
@@ -110,6 +113,7 @@ impl Stores {
             qts,
             files: Vec::new(),
             samba: Samba::None,
+            samba_basis: None,
             notes: Vec::new(),
         };
         for (kind, name) in [
@@ -127,7 +131,7 @@ impl Stores {
                 )?;
             }
         }
-        stores.samba = find_samba(root, qts, &mut stores.notes)?;
+        stores.samba = find_samba(root, qts, &mut stores.notes, &mut stores.samba_basis)?;
         if let Samba::Smbpasswd { path, .. } = stores.samba.clone() {
             stores.add(root, Kind::Smbpasswd, &path, config_real.as_ref())?;
             // A runtime copy beside a persistent one (QTS): /etc/X for /etc/config/X.
@@ -296,7 +300,12 @@ fn name_exists(root: &Root, logical: &str) -> bool {
 /// QTS's Samba password file, where QTS's Samba build keeps it.
 const QTS_SMBPASSWD: &str = "/etc/config/smbpasswd";
 
-fn find_samba(root: &Root, qts: bool, notes: &mut Vec<String>) -> Result<Samba> {
+fn find_samba(
+    root: &Root,
+    qts: bool,
+    notes: &mut Vec<String>,
+    basis: &mut Option<String>,
+) -> Result<Samba> {
     for candidate in SMB_CONF_CANDIDATES {
         let res = root.try_resolve(candidate)?;
         let usable = res.as_ref().is_some_and(Resolved::is_file);
@@ -343,6 +352,14 @@ fn find_samba(root: &Root, qts: bool, notes: &mut Vec<String>) -> Result<Samba> 
         } else {
             "/etc/samba/smbpasswd"
         };
+        if settings.passdb_backend.is_none() {
+            return Ok(no_backend_line(
+                root,
+                candidate,
+                settings.smb_passwd_file.as_deref().unwrap_or(default),
+                basis,
+            ));
+        }
         return Ok(match settings.backend(default) {
             Backend::Smbpasswd(path) => Samba::Smbpasswd {
                 config: candidate.to_string(),
@@ -358,6 +375,52 @@ fn find_samba(root: &Root, qts: bool, notes: &mut Vec<String>) -> Result<Samba> 
         return qts_fallback(root, "no smb.conf found", notes);
     }
     Ok(Samba::None)
+}
+
+/// Where a Samba keeps `passdb.tdb` (its private directory, by build).
+const PASSDB_TDB_CANDIDATES: &[&str] = &[
+    "/etc/config/samba/private/passdb.tdb",
+    "/etc/samba/private/passdb.tdb",
+    "/var/lib/samba/private/passdb.tdb",
+    "/var/lib/samba/passdb.tdb",
+];
+
+/// smb.conf without a `passdb backend` line (QTS 3): Samba's built-in default is `tdbsam`, but
+/// QTS 3 kept its passwords in the `smb passwd file`. Decide from what exists, and say why.
+fn no_backend_line(root: &Root, config: &str, file: &str, basis: &mut Option<String>) -> Samba {
+    let exists = |p: &str| {
+        root.try_resolve(p)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.stat.is_some())
+    };
+    let shown = |p: &str| root.display(std::path::Path::new(p));
+    let smbpasswd = Samba::Smbpasswd {
+        config: config.to_string(),
+        path: file.to_string(),
+    };
+    if exists(file) {
+        *basis = Some(format!(
+            "smbpasswd, assumed: no passdb backend line, {} exists",
+            shown(file)
+        ));
+        return smbpasswd;
+    }
+    if let Some(tdb) = PASSDB_TDB_CANDIDATES.iter().find(|p| exists(p)) {
+        *basis = Some(format!(
+            "tdbsam, assumed: no passdb backend line, {} exists (Samba's default backend)",
+            shown(tdb)
+        ));
+        return Samba::Other {
+            config: config.to_string(),
+            backend: "tdbsam".to_string(),
+        };
+    }
+    *basis = Some(format!(
+        "smbpasswd, assumed: no passdb backend line, and neither {} nor a passdb.tdb exists",
+        shown(file)
+    ));
+    smbpasswd
 }
 
 /// On QTS without a usable smb.conf: Samba's password file is still where QTS keeps it.

@@ -126,24 +126,48 @@ fn check_schema(v: &Value) {
         );
         assert!(f["user"].is_string() || f["user"].is_null());
         assert!(f["path"].is_string() || f["path"].is_null());
+        // `stores` lists every store with the problem, `path` being the first of them.
+        let stores = f["stores"].as_array().unwrap();
+        assert_eq!(
+            stores.first(),
+            f["path"].is_string().then_some(&f["path"]),
+            "{f}"
+        );
+        // One finding per account and problem: no two share id, user, severity and message.
+        let same = findings
+            .iter()
+            .filter(|g| {
+                (&g["id"], &g["user"], &g["severity"], &g["message"])
+                    == (&f["id"], &f["user"], &f["severity"], &f["message"])
+            })
+            .count();
+        assert_eq!(same, 1, "a problem reported twice: {f}");
         assert!(!f["message"].as_str().unwrap().is_empty());
         assert!(!f["fix"].as_str().unwrap().is_empty());
     }
 }
 
-/// Findings with `id` as (severity, user, path).
+/// Findings with `id` as (severity, user, path), one tuple per store the finding lists.
 fn with_id(v: &Value, id: &str) -> Vec<(String, String, String)> {
     v["findings"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|f| f["id"] == id)
-        .map(|f| {
-            (
-                f["severity"].as_str().unwrap().to_string(),
-                f["user"].as_str().unwrap_or("").to_string(),
-                f["path"].as_str().unwrap_or("").to_string(),
-            )
+        .flat_map(|f| {
+            let stores: Vec<String> = match f["stores"].as_array() {
+                Some(s) if !s.is_empty() => {
+                    s.iter().map(|p| p.as_str().unwrap().to_string()).collect()
+                }
+                _ => vec![String::new()],
+            };
+            stores.into_iter().map(move |p| {
+                (
+                    f["severity"].as_str().unwrap().to_string(),
+                    f["user"].as_str().unwrap_or("").to_string(),
+                    p,
+                )
+            })
         })
         .collect()
 }
@@ -196,12 +220,12 @@ fn factory_admin_is_high_and_passwd_makes_it_clean() {
     for layout in [Layout::Qts4, Layout::Qts5, Layout::Plain] {
         let f = Fixture::new(layout);
         let v = audit(&f, &[], "");
-        // admin, then every gid-0 account (httpdusr, and root on plain Linux) and every
-        // listed member of administrators (bob), in passwd order.
+        // admin, then every gid-0 account (root on plain Linux; httpdusr is in gid 100, as
+        // captured) and every listed member of administrators (bob), in passwd order.
         let users = if layout == Layout::Plain {
-            serde_json::json!(["admin", "root", "httpdusr", "bob"])
+            serde_json::json!(["admin", "root", "bob"])
         } else {
-            serde_json::json!(["admin", "httpdusr", "bob"])
+            serde_json::json!(["admin", "bob"])
         };
         assert_eq!(v["users"], users, "{layout:?}");
         let defaults = with_id(&v, "default-password");
@@ -355,6 +379,11 @@ fn weak_schemes_are_medium() {
     let v = audit(&f, &[], "");
     let w = with_id(&v, "weak-scheme");
     assert_eq!(w.len(), 2, "both shadow copies: {w:?}");
+    assert_eq!(
+        message_of(&v, "weak-scheme").lines().count(),
+        1,
+        "one finding listing both copies"
+    );
     assert!(w.iter().all(|w| w.0 == "medium"));
     let fix = v["findings"]
         .as_array()
@@ -378,7 +407,7 @@ fn weak_schemes_are_medium() {
         1,
         "$1$$ysap7EeB9ODCrO46Psdbq/",
     );
-    let v = audit(&f, &[], "");
+    let v = audit(&f, &["bob", "httpdusr"], "");
     let m = message_of(&v, "weak-scheme");
     assert!(m.contains("DES") && m.contains("empty salt"), "{m}");
 }
@@ -569,10 +598,24 @@ fn info_on_qts_roots() {
         assert_eq!(v["value"].as_str(), value, "{v}");
         assert!(v["source"].as_str().unwrap().contains(source), "{v}");
     };
-    fact(&v["model"], Some("TS-453D"), "uLinux.conf [System] Model");
+    fact(
+        &v["model"],
+        Some("TS-453D"),
+        "platform.conf [MISC] DISPLAY_NAME",
+    );
+    fact(
+        &v["internal_model"],
+        Some("TS-X53D"),
+        "uLinux.conf [System] Model",
+    );
     fact(&v["server_name"], Some("NAS-TEST"), "Server Name");
-    fact(&v["firmware"]["name"], Some("QTS"), "Version");
-    fact(&v["firmware"]["version"], Some("5.1.4"), "[System] Version");
+    // Offline, /proc/filesystems is the host's: QTS or QuTS hero is not guessed.
+    fact(&v["firmware"]["name"], None, "offline");
+    fact(
+        &v["firmware"]["version"],
+        Some("5.1.4.2596"),
+        "[System] Version, Number",
+    );
     fact(&v["firmware"]["build"], Some("20231128"), "Build Number");
     fact(&v["arch"], Some("aarch64"), "ELF header of");
     fact(&v["qpkg_arch"], Some("arm_64"), "aarch64");
@@ -597,10 +640,14 @@ fn info_on_qts_roots() {
     let o = run(&mut q(&f, &["info"]));
     let h = String::from_utf8_lossy(&o.stdout);
     assert!(h.contains("model:          TS-453D  ("), "{h}");
+    assert!(
+        h.contains("version:        5.1.4.2596 build 20231128  ("),
+        "{h}"
+    );
     assert!(h.contains("kernel:         unknown  (offline"), "{h}");
     assert!(h.contains("adapter:        eth0 00:08:9B:F1:23:34"), "{h}");
 
-    // QTS 4: separate runtime copies; QuTS hero from the version prefix; no adapters.
+    // QTS 4: separate runtime copies; no QuTS hero guess from an `h` prefix; no adapters.
     let f = Fixture::new(Layout::Qts4);
     f.put(
         "/mnt/HDA_ROOT/.config/uLinux.conf",
@@ -609,7 +656,10 @@ fn info_on_qts_roots() {
     );
     let o = run(&mut q(&f, &["--json", "info"]));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    fact(&v["firmware"]["name"], Some("QuTS hero"), "prefix h");
+    fact(&v["firmware"]["name"], None, "offline");
+    fact(&v["firmware"]["version"], Some("h5.1.2"), "(no Number)");
+    fact(&v["model"], Some("TS-453D"), "DISPLAY_NAME");
+    fact(&v["internal_model"], Some("TS-h973AX"), "[System] Model");
     fact(&v["firmware"]["build"], None, "Build Number");
     fact(&v["arch"], None, "offline root");
     assert_eq!(v["adapters"], serde_json::json!([]));
@@ -644,7 +694,8 @@ fn info_on_qts_roots() {
         .args(["--json", "info"]));
     assert!(o.status.success(), "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["model"]["value"], "TS-431P");
+    assert!(v["model"]["value"].is_null(), "no platform.conf: {v}");
+    assert_eq!(v["internal_model"]["value"], "TS-431P");
     assert_eq!(v["stores"], serde_json::json!([]));
     assert!(v["stores_note"].as_str().unwrap().contains("passwd"), "{v}");
 }

@@ -131,9 +131,10 @@ fn passwd_verify_backups_restore_on_the_partition() {
 fn info_audit_events_read_the_partition() {
     let (_fx, part) = partition();
     let info = ok(&run(&mut q(&part, &["--json", "info"])));
+    // The partition holds uLinux.conf (the internal model), not the RAM root's platform.conf.
     assert!(
-        info.contains("TS-453D"),
-        "model from .config/uLinux.conf: {info}"
+        info.contains("TS-X53D"),
+        "internal model from .config/uLinux.conf: {info}"
     );
     assert!(info.contains("NAS-TEST"), "server name: {info}");
     // The factory password "admin" is a high-severity finding: exit 1, JSON on stdout.

@@ -30,6 +30,25 @@ fn usable(a: &Audited) -> bool {
     })
 }
 
+/// The account cannot log in with a password anywhere: every entry is locked (`!`/`*`
+/// hash) or disabled, as for QTS's system accounts (`httpdusr`, `[sshd]`).
+pub fn cannot_log_in(a: &Audited) -> bool {
+    let present: Vec<&StoreState> = a
+        .state
+        .stores
+        .iter()
+        .filter(|s| s.present && s.kind != Kind::Group)
+        .filter(|s| s.kind != Kind::Passwd || s.fingerprint.is_some())
+        .collect();
+    !present.is_empty()
+        && present.iter().all(|s| {
+            s.locked
+                || s.disabled
+                || (s.kind != Kind::Smbpasswd
+                    && s.fingerprint.as_deref().is_some_and(|f| f.starts_with('*')))
+        })
+}
+
 fn is_admin(a: &Audited) -> bool {
     a.state.administrator || a.state.user == crate::cli::DEFAULT_USER
 }

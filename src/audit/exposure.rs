@@ -42,7 +42,14 @@ pub fn check(stores: &Stores, contents: &[Vec<u8>], findings: &mut Vec<Finding>)
                 exposed.join(", "),
                 st.st_mode & 0o7777
             ),
-            "move the hashes to a 0600 shadow file (pwconv), then set new passwords: qrescue passwd USER",
+            format!(
+                "move the hashes to a 0600 shadow file (pwconv), then set new passwords: {}",
+                exposed
+                    .iter()
+                    .map(|u| format!("qrescue passwd {}", crate::context::shell_quote(u)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         ));
     }
 }

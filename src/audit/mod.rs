@@ -47,7 +47,10 @@ pub struct Finding {
     pub severity: Severity,
     pub id: &'static str,
     pub user: Option<String>,
+    /// The first store concerned (see `stores` for all of them).
     pub path: Option<String>,
+    /// Every store with this same problem for this account (one finding, not one per store).
+    pub stores: Vec<String>,
     pub message: String,
     pub fix: String,
 }
@@ -66,18 +69,20 @@ impl Finding {
             id,
             user: user.map(str::to_string),
             path: path.map(str::to_string),
+            stores: path.map(str::to_string).into_iter().collect(),
             message: message.into(),
             fix: fix.into(),
         }
     }
 
-    /// `admin (/etc/config/shadow)`, `admin`, or the path.
+    /// `admin (/etc/config/shadow, /etc/config/smbpasswd)`, `admin`, or the paths.
     pub fn subject(&self) -> String {
-        match (&self.user, &self.path) {
-            (Some(u), Some(p)) => format!("{u} ({p})"),
-            (Some(u), None) => u.clone(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => "system".to_string(),
+        let paths = self.stores.join(", ");
+        match (&self.user, self.stores.is_empty()) {
+            (Some(u), false) => format!("{u} ({paths})"),
+            (Some(u), true) => u.clone(),
+            (None, false) => paths,
+            (None, true) => "system".to_string(),
         }
     }
 }
@@ -149,14 +154,95 @@ pub fn default_users(stores: &Stores, contents: &[Vec<u8>]) -> Vec<String> {
     out
 }
 
+/// More backup sets than this get an info finding pointing to `backups --prune`.
+const MANY_BACKUPS: usize = 50;
+
+fn many_backups(root: &Root, findings: &mut Vec<Finding>) {
+    let Ok(sets) = crate::backup::list(root) else {
+        return;
+    };
+    if sets.len() > MANY_BACKUPS {
+        findings.push(Finding::new(
+            Severity::Info,
+            "many-backups",
+            None,
+            None,
+            format!(
+                "{} backup sets are kept (each holds copies of the credential files)",
+                sets.len()
+            ),
+            "keep the newest 20: qrescue backups --prune --keep 20",
+        ));
+    }
+}
+
+/// One finding per account and problem: findings that differ only in the store are merged,
+/// listing every store, in the order found.
+fn merge(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for f in findings {
+        if let Some(same) = out.iter_mut().find(|o| {
+            (o.severity, o.id, &o.user, &o.message, &o.fix)
+                == (f.severity, f.id, &f.user, &f.message, &f.fix)
+        }) {
+            for p in f.stores {
+                if !same.stores.contains(&p) {
+                    same.stores.push(p);
+                }
+            }
+            continue;
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// qrescue's own commands, as the checks write them in a fix.
+const OWN_COMMANDS: &[&str] = &["passwd", "status", "backups", "restore", "verify", "audit"];
+
+/// A fix as printed must act where the audit looked: every `qrescue CMD` in it becomes the
+/// invocation that reached this root (`qrescue --root DIR CMD`), and a user name that a
+/// shell would split is quoted.
+fn pasteable(fix: &str, invocation: &str, user: Option<&str>) -> String {
+    let mut out = String::with_capacity(fix.len() + invocation.len());
+    let mut rest = fix;
+    while let Some(i) = rest.find("qrescue ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "qrescue ".len()..];
+        let word = after.split([' ', ',', ';', ')']).next().unwrap_or("");
+        if OWN_COMMANDS.contains(&word) {
+            out.push_str(invocation);
+            out.push(' ');
+            out.push_str(word);
+            rest = &after[word.len()..];
+            if word == "passwd"
+                && let Some(u) = user
+                && let Some(tail) = rest.strip_prefix(&format!(" {u}"))
+                && (tail.is_empty() || tail.starts_with([' ', ',', ';', ')']))
+            {
+                out.push(' ');
+                out.push_str(&crate::context::shell_quote(u));
+                rest = tail;
+            }
+        } else {
+            out.push_str("qrescue ");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Run every check for `users` (which must exist). `cloud_key`: the label's key, already
-/// normalised (upper case, letters and digits only).
+/// normalised (upper case, letters and digits only). `invocation`: the command prefix that
+/// reached this root (`Context::invocation`), put into every fix.
 pub fn run(
     root: &Root,
     stores: &Stores,
     contents: &[Vec<u8>],
     users: &[String],
     cloud_key: Option<&[u8]>,
+    invocation: &str,
 ) -> Result<Report> {
     let audited: Vec<Audited> = users
         .iter()
@@ -188,9 +274,29 @@ pub fn run(
             "no-mac-address",
             None,
             None,
-            "the root has no /sys/class/net addresses: the MAC-address default (QTS 4.4.2 to 5.1) was not tested",
+            "the root has no /sys/class/net addresses and no uLinux.conf [NetDevMonitor] ethN_mac: the MAC-address default (QTS 4.4.2 to 5.1) was not tested",
             "run audit on the NAS itself to test it",
         ));
+    }
+    many_backups(root, &mut findings);
+    let mut findings = merge(findings);
+    // An account that cannot log in is not told to set a password (it would enable it).
+    for a in audited.iter().filter(|a| accounts::cannot_log_in(a)) {
+        let user = a.state.user.as_str();
+        for f in findings
+            .iter_mut()
+            .filter(|f| f.user.as_deref() == Some(user) && f.fix.contains("qrescue passwd"))
+            // A locked admin with no other administrator is exactly who must get one.
+            .filter(|f| f.id != "locked-admin")
+        {
+            f.fix = format!(
+                "none needed: {user} cannot log in with a password (locked or disabled in every store); \
+                 setting one would let it"
+            );
+        }
+    }
+    for f in &mut findings {
+        f.fix = pasteable(&f.fix, invocation, f.user.as_deref());
     }
     // Highest severity first; the order within one severity is the checks' order.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -205,4 +311,30 @@ pub fn run(
         info: count(Severity::Info),
         findings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_name_the_root_and_the_user() {
+        let inv = "qrescue --root '/tmp/a b'";
+        assert_eq!(
+            pasteable("set a password: qrescue passwd admin", inv, Some("admin")),
+            "set a password: qrescue --root '/tmp/a b' passwd admin"
+        );
+        assert_eq!(
+            pasteable("qrescue passwd o'hara --scheme sha512", inv, Some("o'hara")),
+            "qrescue --root '/tmp/a b' passwd 'o'\\''hara' --scheme sha512"
+        );
+        assert_eq!(
+            pasteable("qrescue status (it rolls back)", inv, None),
+            "qrescue --root '/tmp/a b' status (it rolls back)"
+        );
+        assert_eq!(
+            pasteable("remove it; qrescue recreates it", inv, None),
+            "remove it; qrescue recreates it"
+        );
+    }
 }

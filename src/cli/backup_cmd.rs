@@ -38,6 +38,37 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
     Ok(0)
 }
 
+/// `backups --prune --keep N`: under the locks a transaction takes (so no set is being
+/// written meanwhile), keep the N newest sets and the one an unfinished transaction names.
+pub fn run_prune(ctx: &Context, keep: usize) -> Result<i32> {
+    let stores = open_stores(ctx)?;
+    let _locks = txn::lock_all(&ctx.root, &stores)?;
+    let pending = txn::pending(&ctx.root)?;
+    let protect = pending.as_ref().map(|i| i.backup_id.as_str());
+    let removed = backup::prune(&ctx.root, keep, protect)?;
+    if ctx.json {
+        super::print_json(
+            &serde_json::json!({"removed": removed, "kept_for_unfinished_change": protect}),
+        )?;
+    } else {
+        for id in &removed {
+            crate::say!("removed {id}");
+        }
+        if let Some(id) = protect {
+            crate::say!(
+                "kept {id}: an unfinished change would roll back from it (run {} status)",
+                ctx.invocation
+            );
+        }
+        crate::say!(
+            "{} set{} removed, the {keep} newest kept",
+            removed.len(),
+            if removed.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(0)
+}
+
 pub fn run_list(ctx: &Context) -> Result<i32> {
     super::common::require_root(ctx)?;
     let sets = backup::list(&ctx.root)?;

@@ -15,14 +15,26 @@ fn fact(k: &str, fact: &Fact) -> String {
     format!("{} {}  ({})", key(k), fact.shown(), fact.source)
 }
 
+/// `4.4.2.1320 build 20200529`, as QNAP writes it.
+fn version_line(info: &Info) -> String {
+    let v = &info.firmware.version;
+    match (&v.value, &info.firmware.build.value) {
+        (Some(version), Some(build)) => {
+            format!("{} {version} build {build}  ({})", key("version"), v.source)
+        }
+        _ => fact("version", v),
+    }
+}
+
 /// The aligned `key: value  (source)` lines.
 pub fn human(info: &Info) -> Vec<String> {
     let mut out = vec![
         format!("{} {}", key("root"), info.root),
         fact("model", &info.model),
+        fact("internal model", &info.internal_model),
         fact("server name", &info.server_name),
         fact("firmware", &info.firmware.name),
-        fact("version", &info.firmware.version),
+        version_line(info),
         fact("build", &info.firmware.build),
         fact("architecture", &info.arch),
         fact("package arch", &info.qpkg_arch),

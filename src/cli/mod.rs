@@ -99,9 +99,20 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
-    /// List backup sets (id, time, reason, files, intact?)
-    #[command(after_help = "Example:\n  qrescue backups\n  qrescue --json backups")]
-    Backups,
+    /// List backup sets (id, time, reason, files, intact?), or prune old ones
+    #[command(
+        after_help = "--prune --keep N removes all but the N newest sets, under the same locks a \
+change takes; the set an unfinished change would roll back from is always kept.\n\n\
+Example:\n  qrescue backups\n  qrescue --json backups\n  qrescue backups --prune --keep 20"
+    )]
+    Backups {
+        /// Remove old sets, keeping the --keep N newest
+        #[arg(long, requires = "keep")]
+        prune: bool,
+        /// How many of the newest sets --prune keeps (at least 1)
+        #[arg(long, value_name = "N", requires = "prune", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
     /// Put a backup set back (the current state is backed up first)
     #[command(
         after_help = "Whole files also revert other accounts' later changes (a user added since \
@@ -230,10 +241,10 @@ fn run(cli: Cli) -> Result<i32> {
         let write = match &cli.command {
             Command::Passwd(args) => !args.dry_run,
             Command::Restore { dry_run, .. } => !dry_run,
-            Command::Backup { .. } => true,
+            Command::Backup { .. } | Command::Backups { prune: true, .. } => true,
             Command::Status { .. }
             | Command::Verify { .. }
-            | Command::Backups
+            | Command::Backups { prune: false, .. }
             | Command::Events(_)
             | Command::Info
             | Command::Audit { .. } => false,
@@ -285,7 +296,10 @@ fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
             password_stdin,
         } => verify_cmd::run(ctx, user.as_deref(), password_stdin),
         Command::Backup { reason } => backup_cmd::run_backup(ctx, reason.as_deref()),
-        Command::Backups => backup_cmd::run_list(ctx),
+        Command::Backups { prune: false, .. } => backup_cmd::run_list(ctx),
+        Command::Backups { prune: true, keep } => {
+            backup_cmd::run_prune(ctx, keep.unwrap_or(u32::MAX) as usize)
+        }
         Command::Restore { id, user, dry_run } => {
             restore_cmd::run(ctx, &id, user.as_deref(), dry_run)
         }

@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
             "qts": stores.qts,
             "account": state,
             "samba": stores.samba,
+            "samba_basis": stores.samba_basis,
             "recovered": recovered,
             "leftovers": found,
             "notes": notes,
@@ -125,6 +126,9 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
                 "  samba: passdb backend {backend} (from {config}): not written by qrescue, use the box's smbpasswd"
             )
         }
+    }
+    if let Some(basis) = &stores.samba_basis {
+        crate::say!("  samba basis: {basis}");
     }
     for l in &found {
         crate::say!(

@@ -1,6 +1,13 @@
 //! Throwaway roots shaped like the systems qrescue meets: QTS 5 (runtime files are symlinks
 //! into /etc/config, itself a symlink to /mnt/HDA_ROOT/.config), QTS 4 (runtime files are
 //! separate copies), and a plain Linux root (only /etc/passwd and /etc/shadow).
+//!
+//! The QTS files take the shape of real captures (docs/fixtures.md says which details are
+//! confirmed by one and which are assumed): shadow pseudo-entries `[sshd]`/`[appuser]` and
+//! entries with no passwd line, `httpdusr` in gid 100, users from uid 500 with `Linux User,,,`,
+//! smb.conf's `smb passwd file=/etc/config/smbpasswd ` (no spaces, a trailing blank),
+//! a uLinux.conf with QNAP's internal model, `Number`, `[NetDevMonitor]` and key names
+//! repeated in other sections, and the RAM root's `/etc/platform.conf`.
 #![allow(dead_code)]
 
 use std::fs;
@@ -19,24 +26,27 @@ pub const PASSWD: &str = "\
 admin:x:0:0:administrator:/share/homes/admin:/bin/sh
 guest:x:65534:65534:guest:/tmp:/bin/sh
 # a comment the tools must keep
-httpdusr:!:99:0:Apache httpd user:/tmp:/bin/sh
+httpdusr:x:99:100:Apache httpd user:/tmp:/bin/sh
 
-bob:x:1000:100:Bob,,,:/share/homes/bob:/bin/sh
+bob:x:500:100:Linux User,,,:/share/homes/bob:/bin/sh
 broken line without colons
-carol:x:1001:100:Carol:/share/homes/carol:/bin/sh\r
-dave:x:1002:100:no final newline:/share/homes/dave:/bin/sh";
+carol:x:501:100:Linux User,,,:/share/homes/carol:/bin/sh\r
+dave:x:502:100:no final newline:/share/homes/dave:/bin/sh";
 
 pub fn shadow(admin_hash: &str) -> String {
     format!(
         "admin:{admin_hash}:14233:0:99999:7:::
 guest:$1$$ysap7EeB9ODCrO46Psdbq/:14233:0:99999:7:::
 httpdusr:!:14233:0:99999:7:::
+[sshd]:!:14233:0:99999:7:::
+[appuser]:!:14233:0:99999:7:::
 # comment in shadow
 
 bob:$6$bobsalt$gsDYPSzijjpeyq447FRMNQRQJk8ORwtmVxYMV24tnGHuhhg27SktU4IDhopvaMqQnJiXDoY10TXhjjEuqAm6K.:19000:0:99999:7:::
 odd:field:count
 carol:!$6$c$lockedhash:19000:0:99999:7:::\r
-dave:*:19000:0:99999:7:::"
+dave:*:19000:0:99999:7:::
+olduser:$1$$ysap7EeB9ODCrO46Psdbq/:19000:0:99999:7:::"
     )
 }
 
@@ -51,27 +61,49 @@ pub fn smbpasswd(admin_nt: &str) -> String {
         "admin:0:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:{admin_nt}:[U          ]:LCT-5A8D1F2B:
 guest:65534:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:NO PASSWORDXXXXXXXXXXXXXXXXXXXXX:[NDU        ]:LCT-5A8D1F2B:
 # comment in smbpasswd
-bob:1000:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:8846F7EAEE8FB117AD06BDD830B7586C:[U          ]:LCT-5A8D1F2B:
+bob:500:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:8846F7EAEE8FB117AD06BDD830B7586C:[U          ]:LCT-5A8D1F2B:
 "
     )
 }
 
-pub const SMB_CONF: &str = "\
-[global]
+/// QTS 4.x's form (confirmed): `passdb backend = smbpasswd`, and `smb passwd file=` with no
+/// spaces around `=` and a trailing blank.
+pub const SMB_CONF: &str = "[global]
    workgroup = NAS
    passdb backend = smbpasswd
-   smb passwd file = /etc/config/smbpasswd
-   username map = /etc/config/smbusers
+smb passwd file=/etc/config/smbpasswd \n   username map = /etc/config/smbusers
 [Public]
    path = /share/Public
 ";
 
+/// QTS 3.x's form (confirmed): no `passdb backend` line at all.
+pub const SMB_CONF_QTS3: &str = "[global]
+   workgroup = NAS
+smb passwd file=/etc/config/smbpasswd \n   username map = /etc/config/smbusers
+[Public]
+   path = /share/Public
+";
+
+/// The internal model is QNAP's family name (as `TS-X85` is in the captured file); the name on
+/// the box is in platform.conf. `[Samba] Version` and `[NetDevMonitor]` as captured.
 pub const ULINUX_CONF: &str = "\
 [System]
-Model = TS-453D
+Model = TS-X53D
+Internal Model = TS-X53D
 Version = 5.1.4
+Number = 2596
 Build Number = 20231128
 Server Name = NAS-TEST
+[Samba]
+Version = 4
+[NetDevMonitor]
+eth0_mac = 00:08:9b:f1:23:40
+";
+
+/// The RAM root's hardware description: the name on the box.
+pub const PLATFORM_CONF: &str = "\
+[MISC]
+DISPLAY_NAME = TS-453D
 ";
 
 #[derive(Debug)]
@@ -118,6 +150,7 @@ impl Fixture {
                 write(&cfg.join("smbpasswd"), &smbpasswd(ADMIN_NT), 0o600);
                 write(&cfg.join("smb.conf"), SMB_CONF, 0o644);
                 write(&cfg.join("uLinux.conf"), ULINUX_CONF, 0o644);
+                write(&r.join("etc/platform.conf"), PLATFORM_CONF, 0o644);
                 // Absolute symlink: must be resolved inside the root, never on the host.
                 symlink("/mnt/HDA_ROOT/.config", r.join("etc/config")).unwrap();
                 for f in ["passwd", "shadow", "group"] {
