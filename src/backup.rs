@@ -413,7 +413,8 @@ pub fn list(root: &Root) -> Result<Vec<Listed>> {
 pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
     if !valid_id(id) {
         return Err(Error::usage(format!(
-            "{id:?} is not a backup id (see `qrescue backups`)"
+            "{id:?} is not a backup id (see `{} backups`)",
+            root.invocation()
         )));
     }
     let state = StateDir::open(root, false)?
@@ -424,7 +425,8 @@ pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
     let (listed, contents) = examine(&backups, &bdisplay, id, true);
     if listed.problems.iter().any(|p| p == "missing") {
         return Err(Error::usage(format!(
-            "no backup {id} (see `qrescue backups`)"
+            "no backup {id} (see `{} backups`)",
+            root.invocation()
         )));
     }
     match listed.manifest {

@@ -1,4 +1,5 @@
-//! What every command gets: the root it works in, the output mode, and how it was invoked.
+//! What every command gets: the root it works in (which also knows how it was reached on
+//! the command line) and the output mode.
 
 use crate::sys::root::Root;
 
@@ -8,10 +9,15 @@ pub struct Context {
     pub root: Root,
     /// `--json`: print one JSON document instead of human text.
     pub json: bool,
+}
+
+impl Context {
     /// The command line prefix that reaches this same root (`qrescue`, `qrescue --root DIR`,
     /// `qrescue --disk DEV`), shell-quoted: every command printed as advice starts with it,
     /// so pasting it acts on the same root and never on the live system by accident.
-    pub invocation: String,
+    pub fn invocation(&self) -> &str {
+        self.root.invocation()
+    }
 }
 
 /// `qrescue` with the global options that choose the root, each value shell-quoted.

@@ -396,11 +396,11 @@ fn rollback(
             failed.join("; ")
         );
         cause.context(format!(
-            "rolling back also failed ({}); the previous files are in backup {}: run `qrescue restore {}` \
+            "rolling back also failed ({}); the previous files are in backup {id}: run `{} restore {id}` \
              (the next qrescue run also retries the rollback)",
             failed.join("; "),
-            manifest.id,
-            manifest.id
+            root.invocation(),
+            id = manifest.id,
         ))
     }
 }
@@ -536,8 +536,9 @@ pub fn recover(root: &Root) -> Result<Vec<String>> {
         } else {
             left.push(format!(
                 "{display}: differs from backup {id}, and the interrupted change's record (from an \
-                 older qrescue) cannot prove qrescue wrote it; left as it is (run `qrescue restore {id}` \
+                 older qrescue) cannot prove qrescue wrote it; left as it is (run `{q} restore {id}` \
                  if it should be undone)",
+                q = root.invocation(),
                 id = manifest.id
             ));
         }
@@ -627,8 +628,11 @@ fn stuck(
         crate::error::Exit::NoInput,
         format!(
             "an interrupted change (pid {}, started {}) cannot be rolled back: {}; {which}. \
-             Check the accounts with `qrescue audit` and fix them if needed, then remove {intent_path} to continue",
-            intent.pid, intent.started, cause.message
+             Check the accounts with `{} audit` and fix them if needed, then remove {intent_path} to continue",
+            intent.pid,
+            intent.started,
+            cause.message,
+            root.invocation()
         ),
     ))
 }

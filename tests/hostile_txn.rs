@@ -501,8 +501,10 @@ fn intent_with_missing_backup_has_a_documented_way_out() {
     assert_eq!(o.status.code(), Some(66), "{}", err(&o));
     let e = err(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
+    // The command it names acts on this root when pasted, not on the live system.
+    let audit = format!("`qrescue --root {} audit`", f.root().display());
     assert!(
-        e.contains("txn.json") && e.contains("qrescue audit") && e.contains("remove"),
+        e.contains("txn.json") && e.contains(&audit) && e.contains("remove"),
         "{e}"
     );
     assert_same(&stores_now(&f), &after_crash, "stuck intent");

@@ -104,7 +104,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
         &contents,
         &users,
         key.as_deref().map(|k| &k[..]),
-        &ctx.invocation,
+        ctx.invocation(),
     )?;
     drop(key);
     if ctx.json {

@@ -57,7 +57,7 @@ pub fn run_prune(ctx: &Context, keep: usize) -> Result<i32> {
         if let Some(id) = protect {
             crate::say!(
                 "kept {id}: an unfinished change would roll back from it (run {} status)",
-                ctx.invocation
+                ctx.invocation()
             );
         }
         crate::say!(

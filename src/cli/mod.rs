@@ -261,9 +261,8 @@ fn run(cli: Cli) -> Result<i32> {
         return crate::offline::session::run_on_disks(&cli.disk, write, move |root| {
             dispatch(
                 &Context {
-                    root,
+                    root: root.with_invocation(invocation),
                     json,
-                    invocation,
                 },
                 command,
             )
@@ -280,9 +279,8 @@ fn run(cli: Cli) -> Result<i32> {
         None => Root::open(std::path::Path::new("/"))?,
     };
     let ctx = Context {
-        root,
+        root: root.with_invocation(crate::context::invocation(cli.root.as_deref(), &[])),
         json: cli.json,
-        invocation: crate::context::invocation(cli.root.as_deref(), &[]),
     };
     dispatch(&ctx, cli.command)
 }

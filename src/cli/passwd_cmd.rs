@@ -198,7 +198,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
             let b = preview.backup_id;
             text.push_str(&format!(
                 "Backup: {b} (undo with: {} restore {b})\n",
-                ctx.invocation
+                ctx.invocation()
             ));
             if let Some(p) = &shown_password {
                 text.push_str(&format!("New password: {p}\n"));
@@ -255,7 +255,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         if !announced {
             text.push_str(&format!(
                 "Backup: {backup} (undo with: {} restore {backup})\n",
-                ctx.invocation
+                ctx.invocation()
             ));
             if let Some(p) = &shown_password {
                 text.push_str(&format!("New password: {p}\n"));
@@ -495,7 +495,7 @@ fn state_note(ctx: &Context, state: &account::AccountState, unlock: bool) -> Opt
     } else {
         format!(
             "{user} stays {list}: add --unlock to enable it ({} passwd {} --unlock)",
-            ctx.invocation,
+            ctx.invocation(),
             crate::context::shell_quote(user)
         )
     })

@@ -165,7 +165,9 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
             }
             text.push_str(&format!(
                 "The state before the restore is in backup {} (undo with: {} restore {}).\n",
-                preview.backup_id, ctx.invocation, preview.backup_id
+                preview.backup_id,
+                ctx.invocation(),
+                preview.backup_id
             ));
             super::print_text(&text)
         },

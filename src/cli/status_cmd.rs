@@ -112,7 +112,7 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
     if state.stores.iter().any(|s| s.locked || s.disabled) {
         crate::say!(
             "  locked or disabled: passwd keeps that; to enable the account with a new password: {} passwd {} --unlock",
-            ctx.invocation,
+            ctx.invocation(),
             crate::context::shell_quote(&state.user)
         );
     }

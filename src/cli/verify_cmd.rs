@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<i3
             };
             crate::say!(
                 "To set a new password in every store: {} passwd {}{unlock}",
-                ctx.invocation,
+                ctx.invocation(),
                 crate::context::shell_quote(user)
             );
         }

@@ -36,6 +36,9 @@ pub struct Root {
     /// Shown instead of `path` in messages (`--disk`: the md device, not a temporary
     /// mount point that is gone afterwards).
     label: Option<String>,
+    /// The command line prefix that reaches this root (`qrescue --root DIR`), shell-quoted:
+    /// every command printed as advice starts with it, so pasting it acts here.
+    invocation: String,
 }
 
 /// What the box sees of its system partition (`/mnt/HDA_ROOT`) when it is the root:
@@ -85,6 +88,7 @@ impl Root {
             path: path.to_path_buf(),
             aliases: &[],
             label: None,
+            invocation: "qrescue".to_string(),
         })
     }
 
@@ -94,6 +98,17 @@ impl Root {
         let mut root = Root::open(path)?;
         root.aliases = SYSTEM_PARTITION_ALIASES;
         Ok(root)
+    }
+
+    /// Say `invocation` (`qrescue --root DIR`, `qrescue --disk DEV`) in printed advice.
+    pub fn with_invocation(mut self, invocation: String) -> Root {
+        self.invocation = invocation;
+        self
+    }
+
+    /// The command line prefix that reaches this root (see [`Root::with_invocation`]).
+    pub fn invocation(&self) -> &str {
+        &self.invocation
     }
 
     /// Show paths inside this root as `LABEL:/path` in messages.
