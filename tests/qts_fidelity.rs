@@ -364,10 +364,7 @@ fn host_bytes(p: &str) -> Option<Vec<u8>> {
 /// user; the printed `passwd` fix, run as printed, changes the fixture and not `/`.
 #[test]
 fn audit_fixes_run_as_printed_act_on_the_root() {
-    if !common::native() {
-        eprintln!("skipped under an emulator: the printed command runs the native binary");
-        return;
-    }
+    common::skip::require_native("audit_fixes_run_as_printed_act_on_the_root");
     let f = Fixture::new(Layout::Qts5);
     // A root path the shell would split and unquote.
     let holder = tempfile::tempdir().unwrap();

@@ -758,9 +758,7 @@ fn interrupted_prompt_restores_the_terminal_under_busybox_ash() {
         );
         return;
     };
-    if !common::native() {
-        return;
-    }
+    common::skip::require_native("interrupted_prompt_restores_the_terminal_under_busybox_ash");
     for how in ["int", "term"] {
         let f = Fixture::new(Layout::Qts5);
         let before = f.snapshot();
@@ -821,9 +819,7 @@ print(buf.decode(errors="replace").replace("\r", ""))
 
 #[test]
 fn the_cloud_key_is_refused_with_cloud_key() {
-    if !common::native() {
-        return;
-    }
+    common::skip::require_native("the_cloud_key_is_refused_with_cloud_key");
     let f = Fixture::new(Layout::Qts5);
     let before = f.snapshot();
     let drive = |pw: &str| {

@@ -466,10 +466,9 @@ fn changes_while_stopped_are_recorded_once_at_start() {
 
 #[test]
 fn sigkill_between_a_change_and_its_record_neither_loses_nor_duplicates() {
-    if !common::native() {
-        eprintln!("skipped: strace injection needs the native binary");
-        return;
-    }
+    common::skip::require_native(
+        "sigkill_between_a_change_and_its_record_neither_loses_nor_duplicates",
+    );
     which("strace");
     // The at-start commit: rename #1 makes `next`, then the record's write and fdatasync,
     // then rename #2 commits. A kill at each.
@@ -564,4 +563,57 @@ fn audit_names_a_factory_default_change_after_the_last_qrescue_change() {
     let o = common::passwd(f.root(), "admin", "Zq7-newer-admin-pw");
     assert!(o.status.success());
     assert!(audit(&f).is_empty(), "{:?}", audit(&f));
+}
+
+/// Python drives a pty: the watcher runs without `--foreground` with its stderr on the
+/// terminal, as an owner starting it by hand would; the status line must be there, then
+/// SIGTERM ends it. Prints the exit status and what the terminal showed.
+const PTY_WATCH: &str = r#"
+import os, pty, select, signal, sys, time
+q, root, empty = sys.argv[1:4]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(q, [q, "--root", root, "watch", "--input-dir", empty])
+buf = b""
+deadline = time.time() + 20
+while b"button: " not in buf and time.time() < deadline:
+    if select.select([fd], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+print("rc=%d" % os.waitstatus_to_exitcode(status))
+print(buf.decode(errors="replace").replace("\r", ""))
+"#;
+
+#[test]
+fn started_on_a_terminal_without_foreground_it_says_what_it_watches() {
+    common::skip::require_native(
+        "started_on_a_terminal_without_foreground_it_says_what_it_watches",
+    );
+    let f = qts_root(NT_PASSWORD);
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(Command::new("python3")
+        .args(["-c", PTY_WATCH])
+        .arg(common::bin())
+        .arg(f.root())
+        .arg(empty.path()));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.starts_with("rc=0\n"), "{out}");
+    // The same line the QPKG service shows: what is watched, and that no button is readable.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("qrescue: stores: "))
+        .unwrap_or_else(|| panic!("no status line on the terminal: {out}"));
+    assert!(
+        line.contains("/etc/config")
+            && line.ends_with("; button: none on this model (read by the firmware)"),
+        "{line}"
+    );
 }
