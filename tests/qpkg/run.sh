@@ -10,8 +10,8 @@
 # Run as root (chroot, mounts):  tests/qpkg/run.sh
 # Needs: busybox-static (/bin/busybox), util-linux (unshare), GNU tar, gzip, python3.
 # The x86_64 binary: $QRESCUE_QPKG_BIN, else the newest dist/qrescue-*-x86_64, else
-# cargo build --release --target x86_64-unknown-linux-musl (CARGO_TARGET_DIR, default
-# /work/target-qpkg). Prints every check and a count; exits 1 if any check failed.
+# cargo build --release --target x86_64-unknown-linux-musl (CARGO_TARGET_DIR, default the
+# repository's target/). Prints every check and a count; exits 1 if any check failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -118,7 +118,7 @@ if [[ -z $bin ]]; then
 	done
 fi
 if [[ -z $bin ]]; then
-	target_dir=${CARGO_TARGET_DIR:-/work/target-qpkg}
+	target_dir=${CARGO_TARGET_DIR:-$repo/target}
 	echo "no QRESCUE_QPKG_BIN or dist/qrescue-*-x86_64: cargo build (CARGO_TARGET_DIR=$target_dir)"
 	CARGO_TARGET_DIR=$target_dir cargo build --quiet --release --target x86_64-unknown-linux-musl \
 		--manifest-path "$repo/Cargo.toml" || {
@@ -553,6 +553,22 @@ if ((real_watch)); then
 	check_eq "no button device: status exits 0" 0 "$svc_status"
 	check_has "no button device: status says what is watched" "$tmp/svc.log" "$want"
 	service stop
+	# A board whose firmware exports its button line (TS-228-like): the owner asks for the
+	# polled sysfs GPIO in watch.conf; the status names it. (In the chroot, /sys is a plain
+	# directory: the line's value file is a file the test writes.)
+	mkdir -p "$root/sys/class/gpio/gpio17"
+	echo 1 >"$root/sys/class/gpio/gpio17/value"
+	write_watch_conf 'WATCH_ARGS="--gpio sysfs:17:active-low --poll-ms 100"'
+	service start
+	check_eq "polled button: start exits 0" 0 $?
+	want="stores: /etc/config; button: /sys/class/gpio/gpio17 (sysfs-poll)"
+	check_has "polled button: the start event names what is watched" "$root/var/log/qts-event.log" "$want"
+	service_status
+	check_eq "polled button: status exits 0" 0 "$svc_status"
+	check_has "polled button: status says what is watched" "$tmp/svc.log" "$want"
+	service stop
+	check "polled button: the line's value file is never written" test "$(cat "$root/sys/class/gpio/gpio17/value")" = 1
+	rm -rf "$root/sys/class/gpio" "$cfgdir/qrescue/watch.conf"
 	rm -f "$cfgdir/passwd" "$cfgdir/shadow" "$cfgdir/group" "$cfgdir/qrescue/"{store-watch.*,credentials.jsonl,watch.status}
 else
 	skip "SKIPPED: the status text of the REAL watcher: '$bin watch' says: $watch_probe"
