@@ -3,6 +3,10 @@
 # qemu-system-x86_64 (TCG: KVM hangs on the development machines) with a busybox initramfs
 # built from the host's own packages. Source it; every function fails loudly.
 #
+#   vm_qrescue [EXAMPLE…]           sets VM_QRESCUE (absolute path) to the static x86_64
+#                                   release binary (dist/'s when scripts/build-release.sh made
+#                                   it, else built), and builds the named examples beside it
+#                                   (target/x86_64-unknown-linux-musl/release/examples/)
 #   vm_kernel                       sets VM_KERNEL (/boot/vmlinuz-…) and VM_KVER
 #   vm_root DIR                     busybox skeleton (/bin with applets, /proc, /sys, /dev, /tmp)
 #   vm_modules DIR NAME…            copy NAME.ko and every module it depends on, uncompressed,
@@ -21,6 +25,27 @@
 vm_die() {
     echo "vm: $*" >&2
     exit 2
+}
+
+# shellcheck disable=SC2120 # the examples are optional
+vm_qrescue() {
+    local target=x86_64-unknown-linux-musl version ex build=()
+    if command -v rustup >/dev/null; then
+        rustup target list --installed | grep -qx $target || rustup target add $target
+    fi
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+    for ex in "$@"; do build+=(--example "$ex"); done
+    # The release artifact itself when scripts/build-release.sh has made it.
+    VM_QRESCUE=dist/qrescue-$version-x86_64
+    if [[ ! -x $VM_QRESCUE ]]; then
+        build+=(--bin qrescue)
+        VM_QRESCUE=target/$target/release/qrescue
+    fi
+    if ((${#build[@]})); then
+        cargo build --locked --release --target $target "${build[@]}"
+    fi
+    VM_QRESCUE=$(realpath "$VM_QRESCUE")
+    export VM_QRESCUE
 }
 
 vm_kernel() {

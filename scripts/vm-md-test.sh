@@ -14,19 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=x86_64-unknown-linux-musl
-if command -v rustup >/dev/null; then
-    rustup target list --installed | grep -qx $target || rustup target add $target
-fi
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-bin=dist/qrescue-$version-x86_64
-if [[ ! -x $bin ]]; then
-    cargo build --locked --release --target $target --bin qrescue
-    bin=target/$target/release/qrescue
-fi
-
 # shellcheck source=scripts/vm-lib.sh
 . scripts/vm-lib.sh
+vm_qrescue
+bin=$VM_QRESCUE
 vm_kernel
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

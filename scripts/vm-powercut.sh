@@ -27,15 +27,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=x86_64-unknown-linux-musl
-rustup target list --installed | grep -qx $target || rustup target add $target
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-# The release artifact itself when scripts/build-release.sh has made it.
-bin=dist/qrescue-$version-x86_64
-if [[ ! -x $bin ]]; then
-    cargo build --locked --release --target $target --bin qrescue
-    bin=target/$target/release/qrescue
-fi
-bin=$(realpath "$bin")
+# shellcheck source=scripts/vm-lib.sh
+. scripts/vm-lib.sh
+vm_qrescue
+bin=$VM_QRESCUE
 
 # --- Mutants: a copy of the source with one durability step broken, built apart -----------
 mutdir=target/powercut
@@ -115,8 +110,6 @@ if [[ ${POWERCUT_ALL:-} == 1 ]]; then
     )
 fi
 
-# shellcheck source=scripts/vm-lib.sh
-. scripts/vm-lib.sh
 vm_kernel
 work=$(mktemp -d)
 # POWERCUT_KEEP=1 keeps the images, logs and console for a look (the path is printed).

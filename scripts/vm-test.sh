@@ -13,20 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=x86_64-unknown-linux-musl
-rustup target list --installed | grep -qx $target || rustup target add $target
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-# The release artifact itself when scripts/build-release.sh has made it.
-bin=dist/qrescue-$version-x86_64
-if [[ -x $bin ]]; then
-    cargo build --locked --release --target $target --example uinput_button
-else
-    cargo build --locked --release --target $target --bin qrescue --example uinput_button
-    bin=target/$target/release/qrescue
-fi
-button=target/$target/release/examples/uinput_button
-
 # shellcheck source=scripts/vm-lib.sh
 . scripts/vm-lib.sh
+vm_qrescue uinput_button
+bin=$VM_QRESCUE
+button=target/$target/release/examples/uinput_button
+
 vm_kernel
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
