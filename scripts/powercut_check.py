@@ -191,12 +191,15 @@ class Seen:
 # What a run leaves beside a store for a moment: commonio's lock (NAME.lock), its pid file
 # (NAME.PID), the previous version (NAME-) and the temp file (NAME+).
 LOCKISH = re.compile(r"\.(lock|[0-9]+)$")
+# qrescue stages each new version in a scratch file named in its intent record before it
+# exists (NAME.qrescue-<hex>.tmp), then links it to NAME+: transient, like NAME+.
+SCRATCH = re.compile(r"\.qrescue-[0-9a-f]+\.tmp$")
 
 
 def is_store(path):
     base = os.path.basename(path)
     return not (path.startswith(STATE) or path.startswith("lost+found/") or
-                base.endswith(("-", "+")) or LOCKISH.search(base))
+                base.endswith(("-", "+")) or LOCKISH.search(base) or SCRATCH.search(base))
 
 
 def stores(view):
@@ -370,6 +373,10 @@ def check_state(ctx, img, marks):
                       and not p.endswith("/.pwd.lock"))
         if left:
             problems.append(f"{what}: lock files of the dead run left after recovery: {left}")
+        scratch = sorted(p for p in after if SCRATCH.search(p) or p.endswith("+"))
+        if scratch:
+            problems.append(f"{what}: staging files of the dead run left after recovery: "
+                            f"{scratch}")
         if current:
             if rec != old and rec != new:
                 mixed = sorted(p for p in new if rec.get(p) != new[p])

@@ -49,7 +49,7 @@ edits = {
     "nodirsync-all": [
         ("src/sys/atomic.rs", "fsync(&self.res.dir)", ok, 1),
         ("src/txn.rs", "fsync(&state.fd)", ok, 3),
-        ("src/backup.rs", "fsync(&dir).map_err", ok + ".map_err", 1),
+        ("src/backup.rs", "fsync(&dir).map_err", ok + ".map_err", 2),
         ("src/backup.rs", "fsync(backups).map_err", ok + ".map_err", 1),
         ("src/watch/journal.rs", "nix::unistd::fsync(&self.dir)", ok, 1),
     ],

@@ -321,8 +321,15 @@ pub fn read_partition(dir: &Path) -> std::result::Result<Option<BoxFiles>, Strin
         })
         .and_then(|d| d.trim().parse::<u64>().ok())
         .map(crate::clock::date_of_day);
+    // The name on the box is in the firmware's /etc/platform.conf, not on the disks: offline
+    // the internal family name from uLinux.conf is what there is, and is said to be that.
+    let model = info.model.value.or_else(|| {
+        info.internal_model
+            .value
+            .map(|m| format!("{m} (internal model name)"))
+    });
     Ok(Some(BoxFiles {
-        model: info.model.value,
+        model,
         server_name: info.server_name.value,
         firmware,
         admin_password_changed: changed,

@@ -248,7 +248,7 @@ fn check_health(md: &str, array: &SystemArray, write: bool) -> Result<()> {
         .ok_or_else(|| Error::data(format!("/dev/{md}: no ext2/3/4 filesystem")))?;
     if write && fs.needs_fsck {
         return Err(Error::data(format!(
-            "the filesystem on /dev/{md} needs checking (journal to replay or errors recorded): \
+            "the filesystem on /dev/{md} needs checking (errors recorded): \
              not writing (read commands still work); run `e2fsck -f /dev/{md}` first, or put \
              the disks back and let the NAS check it; nothing was changed"
         )));

@@ -42,8 +42,10 @@ pub struct MdMember {
 pub struct ExtFs {
     /// "ext2", "ext3" or "ext4".
     pub kind: &'static str,
-    /// The journal needs replaying or errors were recorded: e2fsck first, no writes.
+    /// Errors were recorded (or an ext2 was not cleanly unmounted): e2fsck first, no writes.
     pub needs_fsck: bool,
+    /// An ext3/ext4 interrupted while mounted: a read-write mount replays its journal.
+    pub journal_to_replay: bool,
     pub label: String,
 }
 
@@ -168,8 +170,12 @@ pub fn parse_ext(sb: &[u8]) -> Option<ExtFs> {
     let end = label_raw.iter().position(|&c| c == 0).unwrap_or(16);
     Some(ExtFs {
         kind,
-        // state bit 1 = cleanly unmounted, bit 2 = errors; RECOVER = journal to replay.
-        needs_fsck: state & 1 == 0 || state & 2 != 0 || incompat & RECOVER != 0,
+        // state bit 2 = errors recorded: e2fsck must run first. Bit 1 (cleanly unmounted)
+        // matters only without a journal: the kernel keeps it set on a mounted ext3/ext4 and
+        // marks an interrupted one with RECOVER instead, whose journal a read-write mount
+        // replays (the normal way back after a crash or a killed run, not a check).
+        needs_fsck: state & 2 != 0 || (compat & HAS_JOURNAL == 0 && state & 1 == 0),
+        journal_to_replay: incompat & RECOVER != 0,
         label: String::from_utf8_lossy(&label_raw[..end]).into_owned(),
     })
 }
@@ -205,8 +211,18 @@ mod tests {
         sb[92] = 0x4;
         let fs = parse_ext(&sb).unwrap();
         assert_eq!((fs.kind, fs.needs_fsck), ("ext3", false));
-        sb[96] = 0x4; // journal needs recovery
+        sb[96] = 0x4; // journal to replay: a read-write mount does that, no check needed
+        let fs = parse_ext(&sb).unwrap();
+        assert!(fs.journal_to_replay && !fs.needs_fsck);
+        sb[58..60].copy_from_slice(&3u16.to_le_bytes()); // errors recorded
         assert!(parse_ext(&sb).unwrap().needs_fsck);
+        sb[58..60].copy_from_slice(&0u16.to_le_bytes()); // ext3 mounted: still no check
+        assert!(!parse_ext(&sb).unwrap().needs_fsck);
+        sb[92] = 0; // ext2 not cleanly unmounted: check
+        sb[96] = 0;
+        assert!(parse_ext(&sb).unwrap().needs_fsck);
+        sb[58..60].copy_from_slice(&1u16.to_le_bytes());
+        sb[92] = 0x4;
         sb[96] = 0x40;
         assert_eq!(parse_ext(&sb).unwrap().kind, "ext4");
         sb[56] = 0;
