@@ -10,10 +10,8 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::fixture::{Fixture, Layout, assert_same};
 use common::{qrescue, run, run_with_stdin};
@@ -514,121 +512,6 @@ fn pam_ok(passwd: &Path, shadow: &Path, password: &str) -> bool {
     }
 }
 
-struct Smbd {
-    child: std::process::Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Smbd {
-    fn drop(&mut self) {
-        let pgid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// smbd on loopback with the fixture's smbpasswd as its passdb (as in tests/peer_samba.rs).
-fn start_smbd(smbpasswd: &Path) -> Smbd {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    for sub in ["priv", "lock", "state", "cache", "pid", "log", "share"] {
-        std::fs::create_dir_all(d.join(sub)).unwrap();
-    }
-    std::fs::write(d.join("share/hello.txt"), "hello\n").unwrap();
-    let port = free_port();
-    let conf = format!(
-        "[global]
-  server role = standalone server
-  passdb backend = smbpasswd:{pw}
-  interfaces = lo
-  bind interfaces only = yes
-  smb ports = {port}
-  private dir = {d}/priv
-  lock directory = {d}/lock
-  state directory = {d}/state
-  cache directory = {d}/cache
-  pid directory = {d}/pid
-  log file = {d}/log/%m.log
-  disable netbios = yes
-  server min protocol = SMB2
-  map to guest = never
-  load printers = no
-[share]
-  path = {d}/share
-  read only = yes
-",
-        pw = smbpasswd.display(),
-        d = d.display()
-    );
-    std::fs::write(d.join("smb.conf"), conf).unwrap();
-    std::fs::write(
-        d.join("passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nadmin:x:0:0:administrator:/share/homes/admin:/bin/sh\n\
-         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-    )
-    .unwrap();
-    let script = format!(
-        "mount --bind {d}/passwd /etc/passwd && exec smbd -F --no-process-group -s {d}/smb.conf",
-        d = d.display()
-    );
-    use std::os::unix::process::CommandExt;
-    let child = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "smbd did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Smbd { child, port, dir }
-}
-
-impl Smbd {
-    /// smbclient's verdict for admin with `password`: "ok", or the NT_STATUS it failed with.
-    fn login(&self, password: &str) -> String {
-        let auth: PathBuf = self.dir.path().join("auth");
-        std::fs::write(&auth, format!("username = admin\npassword = {password}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let o = Command::new("smbclient")
-            .arg("-p")
-            .arg(self.port.to_string())
-            .arg("//127.0.0.1/share")
-            .arg("-A")
-            .arg(&auth)
-            .args(["-c", "ls"])
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_file(&auth);
-        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
-        if o.status.success() {
-            assert!(all.contains("hello.txt"), "{all}");
-            return "ok".into();
-        }
-        all.split_whitespace()
-            .find(|w| w.starts_with("NT_STATUS_"))
-            .unwrap_or_else(|| panic!("unexpected smbclient failure: {all}"))
-            .to_string()
-    }
-}
-
 #[test]
 fn lock_state_is_kept_in_every_store_unless_unlock() {
     if !common::skip::tools(
@@ -677,8 +560,8 @@ fn lock_state_is_kept_in_every_store_unless_unlock() {
         "pam_unix must still refuse a locked admin"
     );
     {
-        let smbd = start_smbd(&smb);
-        assert_eq!(smbd.login(NEW), "NT_STATUS_ACCOUNT_DISABLED");
+        let smbd = common::smbd::start(&smb);
+        assert_eq!(smbd.verdict(NEW), "NT_STATUS_ACCOUNT_DISABLED");
     }
     // The same password with --unlock: enabled everywhere, in one transaction (one backup).
     let backups = common::backup_ids(f.root()).len();
@@ -693,8 +576,8 @@ fn lock_state_is_kept_in_every_store_unless_unlock() {
         pam_ok(&passwd, &shadow, NEW),
         "pam_unix accepts after --unlock"
     );
-    let smbd = start_smbd(&smb);
-    assert_eq!(smbd.login(NEW), "ok");
+    let smbd = common::smbd::start(&smb);
+    assert_eq!(smbd.verdict(NEW), "ok");
     assert_eq!(
         field(&f, "/mnt/HDA_ROOT/.config/smbpasswd", "admin", 4),
         "[U          ]"

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 pub mod fixture;
 pub mod skip;
+pub mod smbd;
 pub mod trace;
 pub mod wait;
 
