@@ -10,6 +10,9 @@ use crate::formats::{group, passwd, shadow, smbpasswd};
 use crate::hash::{self, Verdict};
 use crate::stores::{Kind, StoreFile, Stores};
 
+/// Default account when none is named: the administrator QTS creates.
+pub const DEFAULT_USER: &str = "admin";
+
 /// Where the account's crypt hash lives.
 fn hash_kind(stores: &Stores) -> Kind {
     if stores.of(Kind::Shadow).next().is_some() {

@@ -50,7 +50,7 @@ pub fn cannot_log_in(a: &Audited) -> bool {
 }
 
 fn is_admin(a: &Audited) -> bool {
-    a.state.administrator || a.state.user == crate::cli::DEFAULT_USER
+    a.state.administrator || a.state.user == crate::account::DEFAULT_USER
 }
 
 pub fn check(audited: &[Audited], findings: &mut Vec<Finding>) {
@@ -189,7 +189,7 @@ fn empty_password(a: &Audited, findings: &mut Vec<Finding>) {
 fn locked_admin(audited: &[Audited], findings: &mut Vec<Finding>) {
     let Some(admin) = audited
         .iter()
-        .find(|a| a.state.user == crate::cli::DEFAULT_USER && a.state.exists)
+        .find(|a| a.state.user == crate::account::DEFAULT_USER && a.state.exists)
     else {
         return;
     };
@@ -198,7 +198,7 @@ fn locked_admin(audited: &[Audited], findings: &mut Vec<Finding>) {
     };
     let others: Vec<&str> = audited
         .iter()
-        .filter(|a| a.state.user != crate::cli::DEFAULT_USER && is_admin(a) && usable(a))
+        .filter(|a| a.state.user != crate::account::DEFAULT_USER && is_admin(a) && usable(a))
         .map(|a| a.state.user.as_str())
         .collect();
     if others.is_empty() {

@@ -56,7 +56,7 @@ fn candidates(user: &str, adapters: &[Adapter], cloud_key: Option<&[u8]>) -> Vec
 /// this box's firmware leaves behind and that is computable without the owner: `admin`,
 /// every adapter's MAC in QTS's form, or empty (the store watch's `factory-default` class).
 pub fn is_factory_default(kind: Kind, stored: &str, adapters: &[Adapter]) -> bool {
-    let mut cands = candidates(crate::cli::DEFAULT_USER, adapters, None);
+    let mut cands = candidates(crate::account::DEFAULT_USER, adapters, None);
     cands.push(Candidate {
         what: "empty".into(),
         secret: Zeroizing::new(Vec::new()),
@@ -163,7 +163,7 @@ pub fn check(
             Kind::Group => None,
         };
         let Some(c) = matched else { continue };
-        let administrator = state.administrator || user == crate::cli::DEFAULT_USER;
+        let administrator = state.administrator || user == crate::account::DEFAULT_USER;
         let usable = !st.locked && !st.disabled;
         let severity = match (administrator, usable) {
             (true, true) => Severity::High,

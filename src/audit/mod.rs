@@ -140,8 +140,11 @@ pub fn default_users(stores: &Stores, contents: &[Vec<u8>]) -> Vec<String> {
             .filter(|l| l.is_entry())
             .filter_map(|l| passwd::parse(&l).ok())
             .collect();
-        if entries.iter().any(|e| e.name == crate::cli::DEFAULT_USER) {
-            push(crate::cli::DEFAULT_USER);
+        if entries
+            .iter()
+            .any(|e| e.name == crate::account::DEFAULT_USER)
+        {
+            push(crate::account::DEFAULT_USER);
         }
         for e in &entries {
             if admin_gids.contains(&e.gid)

@@ -150,7 +150,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
             .filter(|r| r.class == "advanced-reset")
             .max_by_key(|r| r.unix_ms)
             .or_else(|| {
-                (user == crate::cli::DEFAULT_USER)
+                (user == crate::account::DEFAULT_USER)
                     .then(|| newer.iter().max_by_key(|r| r.unix_ms))
                     .flatten()
             });

@@ -337,5 +337,5 @@ pub fn print_text(text: &str) -> Result<()> {
         .map_err(|e| Error::io("stdout", e))
 }
 
-/// Default account when none is named.
-pub const DEFAULT_USER: &str = "admin";
+/// Default account when none is named (defined in `account`, which `audit` reads too).
+pub use crate::account::DEFAULT_USER;
