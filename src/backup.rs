@@ -27,6 +27,11 @@ use crate::stores::{Kind, StoreFile};
 use crate::sys::atomic::Meta;
 use crate::sys::root::Root;
 
+mod problem;
+mod reason;
+pub use problem::Problem;
+pub use reason::Reason;
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BackupFile {
     /// Real path inside the root.
@@ -47,7 +52,7 @@ pub struct Manifest {
     pub id: String,
     pub created: String,
     pub created_unix: u64,
-    pub reason: String,
+    pub reason: Reason,
     pub tool_version: String,
     pub operator: String,
     pub files: Vec<BackupFile>,
@@ -189,7 +194,7 @@ pub struct Snapshot<'a> {
 }
 
 /// Write a complete, fsynced backup set; returns its manifest.
-pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<Manifest> {
+pub fn create(root: &Root, reason: &Reason, snapshots: &[Snapshot<'_>]) -> Result<Manifest> {
     let state = StateDir::open(root, true)?.expect("created");
     let (backups, bdisplay) = state.backups(true)?.expect("created");
     let now = clock::now_unix();
@@ -223,7 +228,7 @@ pub fn create(root: &Root, reason: &str, snapshots: &[Snapshot<'_>]) -> Result<M
 /// What a manifest says about the set itself.
 struct About<'a> {
     now: u64,
-    reason: &'a str,
+    reason: &'a Reason,
     operator: String,
 }
 
@@ -266,7 +271,7 @@ fn fill(
         id: id.to_string(),
         created: clock::rfc3339(now),
         created_unix: now,
-        reason: reason.to_string(),
+        reason: reason.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         operator: about.operator.clone(),
         files,
@@ -293,7 +298,7 @@ pub struct Listed {
     /// Every file present with the recorded size and sha256.
     pub intact: bool,
     /// What is wrong, if anything.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
 }
 
 fn read_all(dir: &OwnedFd, name: &str) -> std::io::Result<Vec<u8>> {
@@ -330,11 +335,11 @@ fn examine(backups: &OwnedFd, bdisplay: &str, id: &str, load: bool) -> (Listed, 
     let dir = match safe_subdir(backups, id, &ddisplay, false) {
         Ok(Some(d)) => d,
         Ok(None) => {
-            listed.problems.push("missing".into());
+            listed.problems.push(Problem::Missing);
             return (listed, contents);
         }
         Err(e) => {
-            listed.problems.push(e.message);
+            listed.problems.push(Problem::Unsafe(e));
             return (listed, contents);
         }
     };
@@ -344,25 +349,23 @@ fn examine(backups: &OwnedFd, bdisplay: &str, id: &str, load: bool) -> (Listed, 
             Err(e) => {
                 listed
                     .problems
-                    .push(format!("manifest.json unreadable: {e}"));
+                    .push(Problem::ManifestUnreadable(e.to_string()));
                 return (listed, contents);
             }
         },
         Err(_) => {
-            listed
-                .problems
-                .push("no manifest.json: incomplete set".into());
+            listed.problems.push(Problem::NoManifest);
             return (listed, contents);
         }
     };
     if manifest.id != id {
-        listed
-            .problems
-            .push(format!("manifest names id {}", manifest.id));
+        listed.problems.push(Problem::WrongId(manifest.id.clone()));
     }
     for f in &manifest.files {
         if f.stored_as.contains('/') || f.stored_as.starts_with('.') || f.stored_as.is_empty() {
-            listed.problems.push(format!("{}: bad stored name", f.path));
+            listed.problems.push(Problem::BadStoredName {
+                path: f.path.clone(),
+            });
             continue;
         }
         match read_all(&dir, &f.stored_as) {
@@ -371,11 +374,13 @@ fn examine(backups: &OwnedFd, bdisplay: &str, id: &str, load: bool) -> (Listed, 
                     contents.push(b);
                 }
             }
-            Ok(_) => listed.problems.push(format!(
-                "{}: content differs from its checksum",
-                f.stored_as
-            )),
-            Err(e) => listed.problems.push(format!("{}: {e}", f.stored_as)),
+            Ok(_) => listed.problems.push(Problem::ChecksumDiffers {
+                stored_as: f.stored_as.clone(),
+            }),
+            Err(err) => listed.problems.push(Problem::Unreadable {
+                stored_as: f.stored_as.clone(),
+                err,
+            }),
         }
     }
     listed.intact = listed.problems.is_empty();
@@ -423,7 +428,11 @@ pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
         .backups(false)?
         .ok_or_else(|| Error::usage(format!("no backup {id}: there are no backups")))?;
     let (listed, contents) = examine(&backups, &bdisplay, id, true);
-    if listed.problems.iter().any(|p| p == "missing") {
+    if listed
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::Missing))
+    {
         return Err(Error::usage(format!(
             "no backup {id} (see `{} backups`)",
             root.invocation()
@@ -433,7 +442,12 @@ pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
         Some(m) if listed.intact => Ok((m, contents)),
         _ => Err(Error::data(format!(
             "backup {id} is damaged: {}",
-            listed.problems.join("; ")
+            listed
+                .problems
+                .iter()
+                .map(Problem::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ))),
     }
 }
@@ -478,7 +492,7 @@ pub fn remove_incomplete(root: &Root) -> Result<Vec<String>> {
             && listed
                 .problems
                 .iter()
-                .any(|p| p.starts_with("no manifest.json"))
+                .any(|p| matches!(p, Problem::NoManifest))
         {
             remove_set(&backups, &listed.id);
             log::warn!(

@@ -141,7 +141,7 @@ pub type Contents = Vec<Vec<u8>>;
 pub fn run(
     root: &Root,
     stores: &Stores,
-    reason: &str,
+    reason: &backup::Reason,
     mut plan: impl FnMut(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
     check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
     announce: impl FnOnce(&Preview<'_>) -> Result<()>,

@@ -383,6 +383,45 @@ fn backup_list_restore_round_trip_exact_bytes() {
 }
 
 #[test]
+fn backup_with_a_reason_this_version_does_not_write_still_lists_and_restores() {
+    // Manifests on disk keep whatever reason text the version that wrote them used: one this
+    // version does not know (older, newer, or the operator's words) is listed as it is and
+    // does not stop a restore.
+    let f = Fixture::new(Layout::Qts5);
+    let original = f.credentials();
+    let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();
+    let manifest = f.path(&format!(
+        "/mnt/HDA_ROOT/.config/qrescue/backups/{id}/manifest.json"
+    ));
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(m["reason"], "manual");
+    let old = "before reset-button cleanup (qrescue 0.0.1)";
+    m["reason"] = old.into();
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    ok(&passwd(&f, "admin", NEW));
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&run(&mut q(&f, &["--json", "backups"])))).unwrap();
+    let sets = list["backups"].as_array().unwrap();
+    assert_eq!(sets[0]["id"], id.as_str());
+    assert_eq!(sets[0]["manifest"]["reason"], old);
+    assert_eq!(sets[0]["intact"], true);
+    assert_eq!(sets[1]["manifest"]["reason"], "before passwd admin");
+    let text = ok(&run(&mut q(&f, &["backups"])));
+    assert!(text.contains(old), "{text}");
+    let out = ok(&run(&mut q(&f, &["restore", &id])));
+    assert!(out.contains("Restored backup"), "{out}");
+    assert_same(&f.credentials(), &original, "after restore");
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&run(&mut q(&f, &["--json", "backups"])))).unwrap();
+    let sets = list["backups"].as_array().unwrap();
+    assert_eq!(
+        sets[2]["manifest"]["reason"],
+        format!("before restore {id}")
+    );
+}
+
+#[test]
 fn tampered_backup_is_flagged_and_not_restored() {
     let f = Fixture::new(Layout::Qts5);
     let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();

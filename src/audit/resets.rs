@@ -21,7 +21,7 @@ use crate::watch::journal;
 const DAY_MS: u64 = 86_400_000;
 
 /// The last change of the account in Unix milliseconds, if any store or backup tells.
-fn last_change_ms(a: &Audited, backups: &[(String, u64)]) -> Option<u64> {
+fn last_change_ms(a: &Audited, backups: &[(backup::Reason, u64)]) -> Option<u64> {
     let user = &a.state.user;
     let mut day_start = None;
     let mut precise: Option<u64> = None;
@@ -36,7 +36,7 @@ fn last_change_ms(a: &Audited, backups: &[(String, u64)]) -> Option<u64> {
         }
     }
     for (reason, unix) in backups {
-        if reason == &format!("before passwd {user}") || reason.starts_with("before restore") {
+        if reason.changed_account(user) {
             precise = precise.max(Some(unix * 1000));
         }
     }
@@ -53,7 +53,7 @@ fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>)
     let Ok((creds, _)) = crate::watch::state::read_records(root) else {
         return Vec::new();
     };
-    let backups: Vec<(String, u64)> = backup::list(root)
+    let backups: Vec<(backup::Reason, u64)> = backup::list(root)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|l| l.manifest.map(|m| (m.reason, m.created_unix)))
@@ -66,15 +66,15 @@ fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>)
                 .iter()
                 .filter(move |r| r.user == user && r.event == "credential-change")
         };
-        let last_qrescue = mine()
-            .filter(|r| r.class.as_deref() == Some("qrescue"))
-            .map(|r| r.unix_ms)
-            .chain(backups.iter().filter_map(|(reason, unix)| {
-                (reason == &format!("before passwd {user}") || reason.starts_with("before restore"))
-                    .then_some(unix * 1000)
-            }))
-            .max()
-            .unwrap_or(0);
+        let last_qrescue =
+            mine()
+                .filter(|r| r.class.as_deref() == Some("qrescue"))
+                .map(|r| r.unix_ms)
+                .chain(backups.iter().filter_map(|(reason, unix)| {
+                    reason.changed_account(user).then_some(unix * 1000)
+                }))
+                .max()
+                .unwrap_or(0);
         let Some(r) = mine()
             .filter(|r| r.class.as_deref() == Some("factory-default") && r.unix_ms > last_qrescue)
             .max_by_key(|r| r.unix_ms)
@@ -132,7 +132,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
     if resets.is_empty() {
         return;
     }
-    let backups: Vec<(String, u64)> = backup::list(root)
+    let backups: Vec<(backup::Reason, u64)> = backup::list(root)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|l| l.manifest.map(|m| (m.reason, m.created_unix)))

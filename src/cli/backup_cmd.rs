@@ -24,7 +24,7 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
             meta: *meta,
         })
         .collect();
-    let m = backup::create(&ctx.root, reason.unwrap_or("manual"), &snaps)?;
+    let m = backup::create(&ctx.root, &backup::Reason::given(reason), &snaps)?;
     if ctx.json {
         super::print_json(
             &serde_json::json!({"id": m.id, "files": m.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "recovered": recovered}),
@@ -92,7 +92,7 @@ pub fn run_list(ctx: &Context) -> Result<i32> {
             Some(m) => (
                 m.created.clone(),
                 m.files.len().to_string(),
-                m.reason.clone(),
+                m.reason.to_string(),
             ),
             None => ("?".into(), "?".into(), String::new()),
         };

@@ -163,7 +163,9 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     let outcome = txn::run(
         &ctx.root,
         &stores,
-        &format!("before passwd {user}"),
+        &crate::backup::Reason::BeforePasswd {
+            user: user.to_string(),
+        },
         |files, contents| {
             // Planned again if another program changed a store meanwhile: start clean.
             let mut skipped = skipped.borrow_mut();

@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
     }
     // Accounts other than the one the backup was taken for (`before passwd USER`); when it
     // names none, every account the whole-file restore changes.
-    let intended = manifest.reason.strip_prefix("before passwd ");
+    let intended = manifest.reason.passwd_user();
     let others: Vec<&String> = match user {
         Some(_) => Vec::new(),
         None => accounts
@@ -133,9 +133,9 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
             ))
         );
     }
-    let reason = match user {
-        None => format!("before restore {id}"),
-        Some(u) => format!("before restore {id} --user {u}"),
+    let reason = crate::backup::Reason::BeforeRestore {
+        id: id.to_string(),
+        user: user.map(str::to_string),
     };
     let mut announced = false;
     let outcome = txn::run(
