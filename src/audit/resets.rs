@@ -16,7 +16,10 @@ use crate::backup;
 use crate::clock;
 use crate::stores::Kind;
 use crate::sys::root::Root;
+use crate::watch::classify::Class;
 use crate::watch::journal;
+use crate::watch::source::SourceKind;
+use crate::watch::state::{CredClass, CredEvent, Seen};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -64,11 +67,11 @@ fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>)
         let mine = || {
             creds
                 .iter()
-                .filter(move |r| r.user == user && r.event == "credential-change")
+                .filter(move |r| r.user == user && r.event == CredEvent::CredentialChange)
         };
         let last_qrescue =
             mine()
-                .filter(|r| r.class.as_deref() == Some("qrescue"))
+                .filter(|r| r.class == Some(CredClass::Qrescue.into()))
                 .map(|r| r.unix_ms)
                 .chain(backups.iter().filter_map(|(reason, unix)| {
                     reason.changed_account(user).then_some(unix * 1000)
@@ -76,12 +79,14 @@ fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>)
                 .max()
                 .unwrap_or(0);
         let Some(r) = mine()
-            .filter(|r| r.class.as_deref() == Some("factory-default") && r.unix_ms > last_qrescue)
+            .filter(|r| {
+                r.class == Some(CredClass::FactoryDefault.into()) && r.unix_ms > last_qrescue
+            })
             .max_by_key(|r| r.unix_ms)
         else {
             continue;
         };
-        let when = if r.seen == "at-start" {
+        let when = if r.seen == Seen::AtStart {
             format!("found when the watcher started at {}", r.time)
         } else {
             format!("at {}", r.time)
@@ -125,9 +130,14 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
     let resets: Vec<&journal::Record> = records
         .iter()
         // A replayed capture is a test, not a press on this box, wherever it was written.
-        .filter(|r| r.source != "replay")
-        .filter(|r| r.class == "basic-reset" || r.class == "advanced-reset")
-        .filter(|r| r.event == "hold" || r.event == "unfinished" || r.event == "threshold")
+        .filter(|r| r.source != SourceKind::Replay)
+        .filter(|r| r.class == Class::BasicReset || r.class == Class::AdvancedReset)
+        .filter(|r| {
+            matches!(
+                r.event.known(),
+                Some(journal::Event::Hold | journal::Event::Unfinished | journal::Event::Threshold)
+            )
+        })
         .collect();
     if resets.is_empty() {
         return;
@@ -147,7 +157,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
         // Advanced resets touch every account; basic ones only admin's password.
         let pick = newer
             .iter()
-            .filter(|r| r.class == "advanced-reset")
+            .filter(|r| r.class == Class::AdvancedReset)
             .max_by_key(|r| r.unix_ms)
             .or_else(|| {
                 (user == crate::account::DEFAULT_USER)
@@ -155,7 +165,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
                     .flatten()
             });
         let Some(r) = pick else { continue };
-        let advanced = r.class == "advanced-reset";
+        let advanced = r.class == Class::AdvancedReset;
         let when = if since == 0 {
             "and no password change is recorded".to_string()
         } else {

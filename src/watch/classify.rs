@@ -58,6 +58,13 @@ impl Class {
     }
 }
 
+impl super::term::Word for Class {
+    const ALL: &'static [Class] = &[Class::Short, Class::BasicReset, Class::AdvancedReset];
+    fn name(self) -> &'static str {
+        Class::name(self)
+    }
+}
+
 /// Hold lengths that separate the classes, and the bounce filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {

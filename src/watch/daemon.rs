@@ -14,7 +14,7 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::time::{ClockId, clock_gettime};
 
 use super::classify::{Class, Classifier, Output, Unfinished};
-use super::journal::{Journal, Record, rfc3339_ms};
+use super::journal::{Event, Journal, Record, rfc3339_ms};
 use super::source::{Clock, Ev, Source};
 use crate::error::{Error, Result};
 
@@ -298,7 +298,7 @@ impl Watcher<'_> {
                     held_ms,
                     pressed_at,
                 } => (
-                    "threshold",
+                    Event::Threshold,
                     class,
                     held_ms,
                     true,
@@ -310,7 +310,7 @@ impl Watcher<'_> {
                     held_ms,
                     start_known,
                     pressed_at,
-                } => ("hold", class, held_ms, start_known, pressed_at, None),
+                } => (Event::Hold, class, held_ms, start_known, pressed_at, None),
                 Output::Unfinished {
                     class,
                     held_ms,
@@ -318,7 +318,7 @@ impl Watcher<'_> {
                     pressed_at,
                     why,
                 } => (
-                    "unfinished",
+                    Event::Unfinished,
                     class,
                     held_ms,
                     start_known,
@@ -329,14 +329,14 @@ impl Watcher<'_> {
             // Every record of one press carries the wall-clock time of that press.
             let unix_ms = self.press_wall(pressed_at, clock, offset);
             let firmware = match event {
-                "threshold" => format!("on release: {}", class.firmware_action()),
+                Event::Threshold => format!("on release: {}", class.firmware_action()),
                 _ => class.firmware_action().to_string(),
             };
             let rec = Record {
                 time: rfc3339_ms(unix_ms),
                 unix_ms,
                 event: event.into(),
-                class: class.name().into(),
+                class: class.into(),
                 held_ms: held,
                 start_known,
                 firmware,
@@ -351,11 +351,11 @@ impl Watcher<'_> {
             self.journal.put(&rec);
             let secs = held as f64 / 1000.0;
             match event {
-                "threshold" => log::warn!(
+                Event::Threshold => log::warn!(
                     "reset button held {secs:.0} s: {} will happen on release",
                     class_phrase(class)
                 ),
-                "hold" => {
+                Event::Hold => {
                     let msg = format!(
                         "reset button released after {secs:.3} s{}: {} ({})",
                         if start_known { "" } else { " (at least)" },
@@ -369,7 +369,7 @@ impl Watcher<'_> {
                     }
                     self.hook(&rec);
                 }
-                _ => log::warn!(
+                Event::Unfinished => log::warn!(
                     "reset button was down for {secs:.3} s with no release ({}): {}",
                     reason.unwrap_or(""),
                     class.name()
@@ -384,11 +384,11 @@ impl Watcher<'_> {
         let r = Command::new("/bin/sh")
             .arg("-c")
             .arg(cmd)
-            .env("QRESCUE_CLASS", &rec.class)
+            .env("QRESCUE_CLASS", rec.class.as_str())
             .env("QRESCUE_HELD_MS", rec.held_ms.to_string())
-            .env("QRESCUE_EVENT", &rec.event)
+            .env("QRESCUE_EVENT", rec.event.as_str())
             .env("QRESCUE_TIME", &rec.time)
-            .env("QRESCUE_SOURCE", &rec.source)
+            .env("QRESCUE_SOURCE", rec.source.as_str())
             .env("QRESCUE_DEVICE", &rec.device)
             .stdin(Stdio::null())
             .spawn();

@@ -200,7 +200,7 @@ impl Evdev {
         Ok(Evdev {
             file,
             info: Info {
-                kind: "evdev",
+                kind: super::source::SourceKind::Evdev,
                 path: disp,
                 name,
                 code: key as u32,

@@ -128,7 +128,7 @@ pub fn run_events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
             );
             let event = match &r.reason {
                 Some(why) => format!("{} ({why})", r.event),
-                None => r.event.clone(),
+                None => r.event.to_string(),
             };
             crate::say!(
                 "{:<24}  {:<10}  {:<14}  {:>10}  {} {}",
@@ -163,10 +163,10 @@ pub fn run_events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         for r in &creds {
             let class = match (&r.class, &r.backup) {
                 (Some(c), Some(b)) => format!("{c} {b}"),
-                (Some(c), None) => c.clone(),
+                (Some(c), None) => c.to_string(),
                 _ => "-".into(),
             };
-            let seen = if r.seen == "at-start" {
+            let seen = if r.seen == crate::watch::state::Seen::AtStart {
                 " (seen at start)"
             } else {
                 ""
@@ -193,13 +193,13 @@ mod tests {
         Record {
             time: journal::rfc3339_ms(ms),
             unix_ms: ms,
-            event: "hold".into(),
-            class: "short".into(),
+            event: journal::Event::Hold.into(),
+            class: crate::watch::classify::Class::Short.into(),
             held_ms: 1,
             start_known: true,
             firmware: String::new(),
             reason: None,
-            source: "replay".into(),
+            source: crate::watch::source::SourceKind::Replay.into(),
             device: "x".into(),
             device_name: None,
             code: 0,

@@ -309,7 +309,7 @@ fn open_chardev(chip: &Path, line: &LineRef, active_low: bool, debounce_ms: u64)
         )));
     }
     let info = Info {
-        kind: "gpio-v2",
+        kind: super::source::SourceKind::GpioV2,
         path: format!("{disp}:{offset}"),
         name: (!name.is_empty()).then_some(name),
         code: offset,
@@ -373,7 +373,7 @@ fn open_chardev(chip: &Path, line: &LineRef, active_low: bool, debounce_ms: u64)
                 fd: unsafe { OwnedFd::from_raw_fd(v1.fd) },
                 kind: Kind::V1,
                 info: Info {
-                    kind: "gpio-v1",
+                    kind: super::source::SourceKind::GpioV1,
                     ..info
                 },
                 invert: false,
@@ -418,7 +418,7 @@ fn open_sysfs(number: u32, active_low: bool) -> Result<Gpio> {
         fd,
         kind: Kind::Sysfs { value, last: false },
         info: Info {
-            kind: "sysfs-gpio",
+            kind: super::source::SourceKind::SysfsGpio,
             path: disp,
             name: None,
             code: number,

@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::backup::StateDir;
 use crate::error::{Error, Result};
 use crate::sys::root::Root;
+use crate::watch::classify::Class;
+use crate::watch::source::SourceKind;
+use crate::watch::term::{Term, words};
 
 pub const FILE: &str = "button.jsonl";
 pub const ROTATED: &str = "button.jsonl.1";
@@ -33,11 +36,9 @@ pub struct Record {
     pub time: String,
     /// The same as Unix milliseconds.
     pub unix_ms: u64,
-    /// `hold` (released and classified), `threshold` (crossed while still held),
-    /// `unfinished` (no release: device gone, watcher stopped, end of replay).
-    pub event: String,
+    pub event: Term<Event>,
     /// `short`, `basic-reset`, `advanced-reset`.
-    pub class: String,
+    pub class: Term<Class>,
     /// How long the button was (or had been) held, from monotonic timestamps.
     pub held_ms: u64,
     /// False when the button was already down when watching began: `held_ms` is a minimum.
@@ -48,13 +49,29 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// evdev, gpio-v2, gpio-v1, sysfs-gpio, replay.
-    pub source: String,
+    pub source: Term<SourceKind>,
     pub device: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_name: Option<String>,
     /// Key code (evdev, replay) or line offset (GPIO).
     pub code: u32,
 }
+
+/// What a journal line records about a press.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Crossed a class's threshold while still held.
+    Threshold,
+    /// Released and classified.
+    Hold,
+    /// No release: device gone, watcher stopped, end of replay.
+    Unfinished,
+}
+words!(Event {
+    Threshold => "threshold",
+    Hold => "hold",
+    Unfinished => "unfinished",
+});
 
 /// `2026-11-24T21:44:00.250Z`.
 pub fn rfc3339_ms(unix_ms: u64) -> String {
@@ -267,17 +284,41 @@ mod tests {
         Record {
             time: rfc3339_ms(n),
             unix_ms: n,
-            event: "hold".into(),
-            class: "short".into(),
+            event: Event::Hold.into(),
+            class: Class::Short.into(),
             held_ms: n,
             start_known: true,
             firmware: "nothing".into(),
             reason: None,
-            source: "replay".into(),
+            source: SourceKind::Replay.into(),
             device: "/tmp/x".into(),
             device_name: None,
             code: 0x198,
         }
+    }
+
+    #[test]
+    fn words_this_version_does_not_know_are_read_and_kept() {
+        // A line another version wrote: kept (not counted as damaged), matching no known word.
+        let line = serde_json::to_string(&rec(5))
+            .unwrap()
+            .replace("\"hold\"", "\"double-press\"")
+            .replace("\"short\"", "\"super-reset\"");
+        let mut c = Contents::default();
+        parse_into(line.as_bytes(), &mut c);
+        assert_eq!(c.skipped_lines, 0);
+        let r = &c.records[0];
+        assert_eq!(r.event, Term::Unknown("double-press".into()));
+        assert_ne!(r.class, Class::Short);
+        assert_eq!(r.class.as_str(), "super-reset");
+        assert_eq!(serde_json::to_string(r).unwrap(), line);
+        // Known words are written exactly as before.
+        let known = serde_json::to_string(&rec(5)).unwrap();
+        assert!(
+            known.contains("\"event\":\"hold\",\"class\":\"short\"")
+                && known.contains("\"source\":\"replay\""),
+            "{known}"
+        );
     }
 
     #[test]

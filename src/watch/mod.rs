@@ -15,6 +15,7 @@ pub mod replay;
 pub mod source;
 pub mod state;
 pub mod stores;
+pub mod term;
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 use classify::{Classifier, Thresholds};
 use daemon::{End, Watcher};
 use journal::Journal;
-use source::Source;
+use source::{Source, SourceKind};
 
 pub use events_cmd::{EventsArgs, run_events};
 
@@ -436,7 +437,11 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
         let i = src.info().clone();
         status.announce(
             ctx,
-            format!("{} ({})", i.path, i.name.as_deref().unwrap_or(i.kind)),
+            format!(
+                "{} ({})",
+                i.path,
+                i.name.as_deref().unwrap_or(i.kind.name())
+            ),
         );
         log::info!(
             "watching {} ({}{}), {}; journal {}",
@@ -444,7 +449,7 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
             i.kind,
             i.name.map(|n| format!(": {n}")).unwrap_or_default(),
             match i.kind {
-                "evdev" | "replay" => format!("key {}", key_label(key)),
+                SourceKind::Evdev | SourceKind::Replay => format!("key {}", key_label(key)),
                 _ => format!("line {}", i.code),
             },
             watcher.journal.display()

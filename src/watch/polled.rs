@@ -55,7 +55,7 @@ impl Polled {
             timer,
             value,
             info: Info {
-                kind: "sysfs-poll",
+                kind: super::source::SourceKind::SysfsPoll,
                 path: dir.display().to_string(),
                 name: None,
                 code: number,

@@ -34,7 +34,7 @@ impl Replay {
         Ok(Replay {
             file: File::from(fd),
             info: Info {
-                kind: "replay",
+                kind: super::source::SourceKind::Replay,
                 path: disp,
                 name: None,
                 code: key as u32,

@@ -31,11 +31,31 @@ pub enum Ev {
     Gone,
 }
 
+/// Where presses come from (named so in the journal and in logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Evdev,
+    GpioV2,
+    GpioV1,
+    SysfsGpio,
+    /// A sysfs GPIO value without edge interrupts, read on a timer.
+    SysfsPoll,
+    /// A recorded capture (`watch --replay`): a test, not a press on this box.
+    Replay,
+}
+super::term::words!(SourceKind {
+    Evdev => "evdev",
+    GpioV2 => "gpio-v2",
+    GpioV1 => "gpio-v1",
+    SysfsGpio => "sysfs-gpio",
+    SysfsPoll => "sysfs-poll",
+    Replay => "replay",
+});
+
 /// Describes a source for logs, the journal and `watch` start-up messages.
 #[derive(Debug, Clone, Serialize)]
 pub struct Info {
-    /// `evdev`, `gpio-v2`, `gpio-v1`, `sysfs-gpio`, `replay`.
-    pub kind: &'static str,
+    pub kind: SourceKind,
     /// Device node or file.
     pub path: String,
     /// The device's own name (EVIOCGNAME, chip label), if any.

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::backup::StateDir;
 use crate::error::{Error, Result};
 use crate::sys::root::Root;
+use crate::watch::term::{Term, words};
 
 pub const KEY: &str = "store-watch.key";
 pub const STATE: &str = "store-watch.state";
@@ -104,26 +105,69 @@ impl Saved {
     }
 }
 
+/// What a credential record says happened to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredEvent {
+    CredentialChange,
+    AdministratorAdded,
+    AdministratorRemoved,
+    AccountLocked,
+    AccountUnlocked,
+}
+words!(CredEvent {
+    CredentialChange => "credential-change",
+    AdministratorAdded => "administrator-added",
+    AdministratorRemoved => "administrator-removed",
+    AccountLocked => "account-locked",
+    AccountUnlocked => "account-unlocked",
+});
+
+/// Who made a credential change, as far as can be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredClass {
+    /// qrescue (a backup it took before the change holds the previous entry).
+    Qrescue,
+    /// The entry is now a factory default (a reset).
+    FactoryDefault,
+    Other,
+}
+words!(CredClass {
+    Qrescue => "qrescue",
+    FactoryDefault => "factory-default",
+    Other => "other",
+});
+
+/// When the watch saw a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// As it happened.
+    Live,
+    /// When the watcher started (changed while it was not running).
+    AtStart,
+}
+words!(Seen {
+    Live => "live",
+    AtStart => "at-start",
+});
+
 /// One credential record (a journal line, a syslog line).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredRecord {
-    /// `credential-change`, `administrator-added`, `administrator-removed`,
-    /// `account-locked`, `account-unlocked`.
-    pub event: String,
+    pub event: Term<CredEvent>,
     pub user: String,
     /// The stores whose entry changed (logical names).
     #[serde(default)]
     pub stores: Vec<String>,
     /// For `credential-change`: `qrescue`, `factory-default` or `other`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
+    pub class: Option<Term<CredClass>>,
     /// For class `qrescue`: the backup taken before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
     /// Every store now holds the same password for the user (as far as can be told).
     pub agree: bool,
     /// `live`, or `at-start` (changed while the watcher was not running).
-    pub seen: String,
+    pub seen: Term<Seen>,
     pub time: String,
     pub unix_ms: u64,
     /// Sequence number of the state this record belongs to.
@@ -387,13 +431,13 @@ mod tests {
         // A kill after the records: committed.
         write_private(&st.state.fd, NEXT, &b, "next").unwrap();
         st.append(&[CredRecord {
-            event: "credential-change".into(),
+            event: CredEvent::CredentialChange.into(),
             user: "admin".into(),
             stores: vec![],
             class: None,
             backup: None,
             agree: true,
-            seen: "live".into(),
+            seen: Seen::Live.into(),
             time: String::new(),
             unix_ms: 0,
             seq: 2,

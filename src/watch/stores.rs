@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::state::{self, CredRecord, Saved, SavedUser, Store};
+use super::state::{self, CredClass, CredEvent, CredRecord, Saved, SavedUser, Seen, Store};
 use crate::account;
 use crate::audit::defaults::is_factory_default;
 use crate::backup;
@@ -229,7 +229,13 @@ fn qrescue_backup(root: &Root, key: &[u8; 32], prev: &Saved, changed: &[&Entry])
     None
 }
 
-fn record(event: &str, user: &str, stores: Vec<String>, agree: bool, seen: &str) -> CredRecord {
+fn record(
+    event: CredEvent,
+    user: &str,
+    stores: Vec<String>,
+    agree: bool,
+    seen: Seen,
+) -> CredRecord {
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -281,7 +287,7 @@ fn diff(
     key: &[u8; 32],
     prev: &Saved,
     now: &mut Scan,
-    seen: &str,
+    seen: Seen,
     adapters: &[Adapter],
 ) -> Vec<CredRecord> {
     let mut out = Vec::new();
@@ -289,7 +295,13 @@ fn diff(
         let cur = now.saved.users.get_mut(user).expect("scanned");
         let names: Vec<String> = u.entries.iter().map(|e| e.name.clone()).collect();
         let Some(p) = prev.users.get(user) else {
-            out.push(record("administrator-added", user, names, u.agree, seen));
+            out.push(record(
+                CredEvent::AdministratorAdded,
+                user,
+                names,
+                u.agree,
+                seen,
+            ));
             continue;
         };
         cur.agree = p.agree;
@@ -317,33 +329,33 @@ fn diff(
             let mut stores: Vec<String> = changed.iter().map(|e| e.name.clone()).collect();
             stores.append(&mut gone);
             cur.agree = agree_after(u, &changed, adapters);
-            let mut r = record("credential-change", user, stores, cur.agree, seen);
+            let mut r = record(CredEvent::CredentialChange, user, stores, cur.agree, seen);
             if let Some(id) = qrescue_backup(root, key, prev, &changed) {
-                r.class = Some("qrescue".into());
+                r.class = Some(CredClass::Qrescue.into());
                 r.backup = Some(id);
             } else if changed.iter().any(|e| {
                 e.field
                     .as_deref()
                     .is_some_and(|f| is_factory_default(e.kind, f, adapters))
             }) {
-                r.class = Some("factory-default".into());
+                r.class = Some(CredClass::FactoryDefault.into());
             } else {
-                r.class = Some("other".into());
+                r.class = Some(CredClass::Other.into());
             }
             out.push(r);
         }
         if p.locked != u.locked {
             let ev = if u.locked {
-                "account-locked"
+                CredEvent::AccountLocked
             } else {
-                "account-unlocked"
+                CredEvent::AccountUnlocked
             };
             out.push(record(ev, user, names, cur.agree, seen));
         }
     }
     for user in prev.users.keys().filter(|u| !now.users.contains_key(*u)) {
         out.push(record(
-            "administrator-removed",
+            CredEvent::AdministratorRemoved,
             user,
             Vec::new(),
             true,
@@ -378,7 +390,7 @@ impl StoreWatch {
             adapters,
             last: None,
         };
-        w.look("at-start")?;
+        w.look(Seen::AtStart)?;
         let summary = w
             .last
             .as_ref()
@@ -388,7 +400,7 @@ impl StoreWatch {
     }
 
     /// Scan, record the differences, remember the new state.
-    fn look(&mut self, seen: &str) -> Result<()> {
+    fn look(&mut self, seen: Seen) -> Result<()> {
         let mut now = scan(&self.root, &self.store.key)?;
         match &self.prev {
             // First run: the baseline.
@@ -456,7 +468,7 @@ impl StoreWatch {
                 }
             }
             // Look again now that the watches are in place: nothing between is missed.
-            if let Err(e) = self.look("live") {
+            if let Err(e) = self.look(Seen::Live) {
                 log::warn!("store watch: {}", e.message);
             }
             if !said_ready {
