@@ -112,7 +112,7 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
         let line = match find_line(file, bytes, user) {
             Ok(l) => l,
             Err(e) => {
-                st.problem = Some(e.message);
+                st.problem = Some(e.to_string());
                 out.stores.push(st);
                 continue;
             }
@@ -146,7 +146,7 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
                         describe_hash(&mut st, &e.password);
                     }
                 }
-                Err(m) => st.problem = Some(m),
+                Err(m) => st.problem = Some(m.to_string()),
             },
             (Kind::Shadow, Some(l)) => match shadow::parse(&l) {
                 Ok(e) => {
@@ -157,7 +157,7 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
                         st.disabled = exp <= clock::today();
                     }
                 }
-                Err(m) => st.problem = Some(m),
+                Err(m) => st.problem = Some(m.to_string()),
             },
             (Kind::Smbpasswd, Some(l)) => match smbpasswd::parse(&l) {
                 Ok(e) => {
@@ -168,7 +168,7 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
                     st.last_change = e.last_change.map(clock::rfc3339);
                     st.fingerprint = e.nt_hash;
                 }
-                Err(m) => st.problem = Some(m),
+                Err(m) => st.problem = Some(m.to_string()),
             },
         }
         out.stores.push(st);
@@ -231,14 +231,14 @@ pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result
             return Ok(());
         }
     }
-    Err(Error::no_user(format!(
-        "no user {user:?} in {}",
-        stores
+    Err(Error::NoSuchUser {
+        user: user.to_string(),
+        looked_in: stores
             .of(Kind::Passwd)
             .map(|f| f.display.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
-    )))
+            .join(", "),
+    })
 }
 
 /// New contents for every file that holds the account's password.
@@ -257,8 +257,9 @@ pub fn plan_password(
     let mut out = Vec::with_capacity(files.len());
     for (file, bytes) in files.iter().zip(contents) {
         let line = find_line(file, bytes, user)?;
-        let malformed =
-            |m: String| Error::data(format!("{}: {m}; nothing was changed", file.display));
+        let malformed = |m: colon::Malformed| {
+            Error::malformed(&file.display, m.line, m.problem).followed_by("nothing was changed")
+        };
         let new_line = match (file.kind, line) {
             (Kind::Group, _) => None,
             (Kind::Passwd, Some(l)) => {
@@ -340,10 +341,10 @@ pub fn check_password(
     nt_hex: &str,
 ) -> Result<()> {
     let fail = |what: &str| {
-        Err(Error::new(
-            crate::error::Exit::IoErr,
-            format!("{}: {what} after the change", file.display),
-        ))
+        Err(Error::failed(format!(
+            "{}: {what} after the change",
+            file.display
+        )))
     };
     let Some(line) = find_line(file, bytes, user)? else {
         return fail("the entry is missing");
@@ -393,7 +394,7 @@ pub fn verify_all(
             (_, None) => ("absent".to_string(), file.kind == Kind::Smbpasswd),
             (Kind::Smbpasswd, Some(l)) => {
                 let e = smbpasswd::parse(&l)
-                    .map_err(|m| Error::data(format!("{}: {m}", file.display)))?;
+                    .map_err(|m| Error::malformed(&file.display, m.line, m.problem))?;
                 match e.nt_hash {
                     None => ("no password".to_string(), false),
                     Some(h) if h == hash::nt_hash_hex(password) => ("match".to_string(), true),

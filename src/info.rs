@@ -115,7 +115,7 @@ pub fn read_text(
     let res = match root.try_resolve(logical) {
         Ok(Some(r)) if r.stat.is_some() => r,
         Ok(_) => return Ok(None),
-        Err(e) => return Err(e.message),
+        Err(e) => return Err(e.to_string()),
     };
     let display = root.display(&res.real);
     if !res.is_file() {
@@ -123,11 +123,11 @@ pub fn read_text(
     }
     let file = res
         .open_read()
-        .map_err(|e| crate::error::Error::io(&display, e).message)?;
+        .map_err(|e| crate::error::Error::io(&display, e).to_string())?;
     let mut buf = Vec::new();
     file.take(MAX_READ)
         .read_to_end(&mut buf)
-        .map_err(|e| crate::error::Error::io(&display, e).message)?;
+        .map_err(|e| crate::error::Error::io(&display, e).to_string())?;
     Ok(Some((String::from_utf8_lossy(&buf).into_owned(), display)))
 }
 
@@ -241,7 +241,7 @@ fn sys_adapters(root: &Root) -> (Vec<Adapter>, String) {
     const NET: &str = "/sys/class/net";
     let (dir, real) = match root.open_dir(NET) {
         Ok(d) => d,
-        Err(e) => return (Vec::new(), format!("no adapters: {}", e.message)),
+        Err(e) => return (Vec::new(), format!("no adapters: {}", e)),
     };
     let net_display = root.display(&real);
     let Ok(listing) = nix::dir::Dir::from_fd(dir) else {
@@ -418,7 +418,7 @@ pub fn gather(root: &Root) -> Result<Info> {
     // A root without credential files (a boot-flash config partition…) still has the rest.
     let (stores, stores_note) = match Stores::discover(root) {
         Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e.message)),
+        Err(e) => (None, Some(e.to_string())),
     };
     let qts = match &stores {
         Some(s) => s.qts,

@@ -91,12 +91,12 @@ mod tests {
         assert_eq!(
             Password::new(Zeroizing::new(vec![b'x'; 65]))
                 .unwrap_err()
-                .exit,
+                .exit(),
             crate::error::Exit::Usage
         );
         assert!(Password::new(Zeroizing::new(Vec::new())).is_err());
         let e = Password::new(Zeroizing::new(b"secr\xc3\xa9t".to_vec())).unwrap_err();
-        assert!(!e.message.contains("secr"), "{}", e.message);
+        assert!(!e.to_string().contains("secr"), "{e}");
         assert!(Password::new(Zeroizing::new(b"tab\there".to_vec())).is_err());
         assert_eq!(
             format!(

@@ -328,7 +328,7 @@ fn find_samba(
         let display = root.display(&res.real);
         let (bytes, _) = atomic::read(&res, &display)?;
         let mut load = |path: &str| -> std::result::Result<Option<String>, String> {
-            let Some(r) = root.try_resolve(path).map_err(|e| e.message)? else {
+            let Some(r) = root.try_resolve(path).map_err(|e| e.to_string())? else {
                 return Ok(None);
             };
             if r.stat.is_none() {
@@ -342,7 +342,7 @@ fn find_samba(
             }
             atomic::read(&r, &shown)
                 .map(|(b, _)| Some(String::from_utf8_lossy(&b).into_owned()))
-                .map_err(|e| e.message)
+                .map_err(|e| e.to_string())
         };
         let settings = smbconf::parse_with_includes(&String::from_utf8_lossy(&bytes), &mut load)
             .map_err(|m| Error::data(format!("{display}: {m}")))?;

@@ -322,19 +322,16 @@ fn verify_one(
     }
     let (bytes, meta) = atomic::read(&res, &c.file.display)?;
     if bytes != c.new {
-        return Err(Error::new(
-            crate::error::Exit::IoErr,
-            format!(
-                "{}: content read back differs from what was written",
-                c.file.display
-            ),
-        ));
+        return Err(Error::failed(format!(
+            "{}: content read back differs from what was written",
+            c.file.display
+        )));
     }
     if meta != c.meta {
-        return Err(Error::new(
-            crate::error::Exit::IoErr,
-            format!("{}: owner or mode changed during the write", c.file.display),
-        ));
+        return Err(Error::failed(format!(
+            "{}: owner or mode changed during the write",
+            c.file.display
+        )));
     }
     check(c.file, &bytes)
 }
@@ -353,7 +350,7 @@ fn rollback(
         let res = match root.resolve(&c.file.names[0]) {
             Ok(r) => r,
             Err(e) => {
-                failed.push(e.message);
+                failed.push(e.to_string());
                 continue;
             }
         };
@@ -366,17 +363,17 @@ fn rollback(
                 continue;
             }
             Err(e) => {
-                failed.push(e.message);
+                failed.push(e.to_string());
                 continue;
             }
         }
         if let Err(e) = atomic::restore(&res, &c.file.display, &c.old, c.meta, &c.scratch) {
-            failed.push(e.message);
+            failed.push(e.to_string());
         }
     }
     if failed.is_empty() {
         clear_intent(state);
-        log::warn!("change rolled back after: {}", cause.message);
+        log::warn!("change rolled back after: {}", cause);
         if left.is_empty() {
             cause.context(format!(
                 "every file was rolled back to its previous content (backup {})",
@@ -614,7 +611,7 @@ fn stuck(
         let msg = format!(
             "cleared the record of an interrupted change (pid {}, started {}): no file holds what it \
              wrote, so there was nothing to undo ({})",
-            intent.pid, intent.started, cause.message
+            intent.pid, intent.started, cause
         );
         log::warn!("{msg}");
         return Ok(vec![msg]);
@@ -624,15 +621,12 @@ fn stuck(
     } else {
         "its record (from an older qrescue) cannot tell which files it changed".to_string()
     };
-    Err(Error::new(
-        crate::error::Exit::NoInput,
-        format!(
-            "an interrupted change (pid {}, started {}) cannot be rolled back: {}; {which}. \
+    Err(Error::no_input(format!(
+        "an interrupted change (pid {}, started {}) cannot be rolled back: {}; {which}. \
              Check the accounts with `{} audit` and fix them if needed, then remove {intent_path} to continue",
-            intent.pid,
-            intent.started,
-            cause.message,
-            root.invocation()
-        ),
-    ))
+        intent.pid,
+        intent.started,
+        cause,
+        root.invocation()
+    )))
 }

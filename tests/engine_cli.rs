@@ -301,6 +301,32 @@ fn bad_input_changes_nothing_and_exits_with_documented_codes() {
 }
 
 #[test]
+fn help_and_readme_list_the_same_exit_codes() {
+    // Exit codes are decided in one place (error.rs, tested there against the README);
+    // `--help` must list the same ones.
+    let o = qrescue().arg("--help").output().unwrap();
+    let help = ok(&o);
+    let section = &help[help.find("Exit codes:").expect("--help lists exit codes")..];
+    let from_help: Vec<i32> = section
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.strip_prefix("  ")?.split(' ').next()?.parse().ok())
+        .collect();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = &readme[readme.find("### Exit codes").unwrap()..];
+    let from_readme: Vec<i32> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.strip_prefix("| ")?.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(from_help, vec![0, 1, 2, 65, 66, 67, 69, 74, 75, 77]);
+    assert_eq!(from_help, from_readme);
+}
+
+#[test]
 fn malformed_target_line_is_refused() {
     let f = Fixture::new(Layout::Qts5);
     let p = f.path("/mnt/HDA_ROOT/.config/shadow");

@@ -120,7 +120,7 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
                 None,
                 format!(
                     "the reset-button journal was not read ({}): resets since the last change were not checked",
-                    e.message
+                    e
                 ),
                 "fix the state directory's permissions (see unsafe-permissions), then audit again",
             ));

@@ -202,9 +202,9 @@ pub fn main() -> i32 {
             let _ = writeln!(
                 std::io::stderr(),
                 "qrescue: {}",
-                crate::escape::line(&e.message)
+                crate::escape::line(&e.to_string())
             );
-            e.exit.code()
+            e.exit().code()
         }
     }
 }

@@ -43,9 +43,10 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
                 )
         })
     {
-        return Err(Error::no_user(format!(
-            "backup {id} holds no entry for {u}: nothing to restore"
-        )));
+        return Err(Error::NotInBackup {
+            id: id.to_string(),
+            user: u.to_string(),
+        });
     }
     // What the restore would write, from today's files (re-planned under the locks).
     let planned = |current: &dyn Fn(usize) -> Result<Vec<u8>>| -> Result<Vec<(usize, Vec<u8>)>> {

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
             }
             found = leftovers::sweep(&ctx.root, &stores, true);
         }
-        Err(e) => notes.push(format!("not checking for leftovers: {}", e.message)),
+        Err(e) => notes.push(format!("not checking for leftovers: {}", e)),
     }
     let contents = read_all(&stores)?;
     account::require_user(&stores, &contents, user)?;

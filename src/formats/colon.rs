@@ -139,11 +139,34 @@ pub fn number(field: &[u8]) -> Option<u64> {
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
+/// Why a line cannot be used as an entry: which line, and what is wrong with it
+/// (shown as `line N: problem`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub line: usize,
+    pub problem: String,
+}
+
+impl Malformed {
+    pub fn at(line: &Line<'_>, problem: impl Into<String>) -> Malformed {
+        Malformed {
+            line: line.number,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
 /// Parse a uid/gid field; the error names the line and the field.
-pub fn id(field: &[u8], line: &Line<'_>, what: &str) -> Result<u32, String> {
+pub fn id(field: &[u8], line: &Line<'_>, what: &str) -> Result<u32, Malformed> {
     number(field)
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("line {}: {what} is not a number", line.number))
+        .ok_or_else(|| Malformed::at(line, format!("{what} is not a number")))
 }
 
 #[cfg(test)]

@@ -9,13 +9,12 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
-pub fn parse(line: &Line<'_>) -> Result<GroupEntry, String> {
+pub fn parse(line: &Line<'_>) -> Result<GroupEntry, colon::Malformed> {
     let f = line.fields();
     if f.len() != 4 {
-        return Err(format!(
-            "line {}: {} fields, group needs 4",
-            line.number,
-            f.len()
+        return Err(colon::Malformed::at(
+            line,
+            format!("{} fields, group needs 4", f.len()),
         ));
     }
     let gid = colon::id(f[2], line, "gid")?;

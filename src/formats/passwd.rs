@@ -14,15 +14,14 @@ pub struct PasswdEntry {
 }
 
 /// Why a line cannot be used as an entry.
-pub type Malformed = String;
+pub use super::colon::Malformed;
 
 pub fn parse(line: &Line<'_>) -> Result<PasswdEntry, Malformed> {
     let f = line.fields();
     if f.len() != 7 {
-        return Err(format!(
-            "line {}: {} fields, passwd needs 7",
-            line.number,
-            f.len()
+        return Err(colon::Malformed::at(
+            line,
+            format!("{} fields, passwd needs 7", f.len()),
         ));
     }
     Ok(PasswdEntry {

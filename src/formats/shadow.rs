@@ -12,22 +12,21 @@ pub struct ShadowEntry {
     pub expire: Option<u64>,
 }
 
-pub fn parse(line: &Line<'_>) -> Result<ShadowEntry, String> {
+pub fn parse(line: &Line<'_>) -> Result<ShadowEntry, colon::Malformed> {
     let f = line.fields();
     if f.len() != 9 {
-        return Err(format!(
-            "line {}: {} fields, shadow needs 9",
-            line.number,
-            f.len()
+        return Err(colon::Malformed::at(
+            line,
+            format!("{} fields, shadow needs 9", f.len()),
         ));
     }
-    let opt_num = |i: usize, what: &str| -> Result<Option<u64>, String> {
+    let opt_num = |i: usize, what: &str| -> Result<Option<u64>, colon::Malformed> {
         if f[i].is_empty() {
             Ok(None)
         } else {
             colon::number(f[i])
                 .map(Some)
-                .ok_or_else(|| format!("line {}: {what} is not a number", line.number))
+                .ok_or_else(|| colon::Malformed::at(line, format!("{what} is not a number")))
         }
     };
     Ok(ShadowEntry {

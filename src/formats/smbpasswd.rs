@@ -30,40 +30,34 @@ fn is_hash_field(f: &[u8]) -> bool {
         || f.starts_with(b"NO PASSWORD")
 }
 
-pub fn parse(line: &Line<'_>) -> Result<SmbEntry, String> {
+pub fn parse(line: &Line<'_>) -> Result<SmbEntry, colon::Malformed> {
     let f = line.fields();
     // Modern layout has 7 fields, the last one empty (trailing ':').
     if f.len() != 7 || !f[6].iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(format!(
-            "line {}: {} fields, smbpasswd needs 6 and a final ':'",
-            line.number,
-            f.len() - 1
+        return Err(colon::Malformed::at(
+            line,
+            format!("{} fields, smbpasswd needs 6 and a final ':'", f.len() - 1),
         ));
     }
     let uid = colon::id(f[1], line, "uid")?;
     if !is_hash_field(f[2]) || !is_hash_field(f[3]) {
-        return Err(format!(
-            "line {}: hash fields are not 32 hex digits",
-            line.number
+        return Err(colon::Malformed::at(
+            line,
+            "hash fields are not 32 hex digits",
         ));
     }
     let flags = f[4];
     if flags.len() != 13 || flags[0] != b'[' || flags[12] != b']' {
-        return Err(format!(
-            "line {}: flags are not an [11-character] bracket",
-            line.number
+        return Err(colon::Malformed::at(
+            line,
+            "flags are not an [11-character] bracket",
         ));
     }
     let lct = f[5]
         .strip_prefix(b"LCT-")
         .filter(|h| h.len() == 8 && h.iter().all(u8::is_ascii_hexdigit))
         .and_then(|h| u64::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())
-        .ok_or_else(|| {
-            format!(
-                "line {}: last-change field is not LCT-XXXXXXXX",
-                line.number
-            )
-        })?;
+        .ok_or_else(|| colon::Malformed::at(line, "last-change field is not LCT-XXXXXXXX"))?;
     let nt = f[3];
     Ok(SmbEntry {
         name: String::from_utf8_lossy(f[0]).into_owned(),

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Result};
 
 /// Where mdadm is looked for besides `$PATH` (live systems keep it in sbin).
 const SBIN: &[&str] = &["/usr/sbin", "/sbin", "/usr/local/sbin"];
@@ -48,10 +48,11 @@ fn mdadm(exe: &Path, args: &[&str]) -> Result<()> {
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("no message");
-    Err(Error::new(
-        Exit::IoErr,
-        format!("mdadm {}: {}", args.join(" "), line.trim()),
-    ))
+    Err(Error::failed(format!(
+        "mdadm {}: {}",
+        args.join(" "),
+        line.trim()
+    )))
 }
 
 /// `/sys/block/mdX/md/<attr>`, trimmed.

@@ -254,7 +254,7 @@ pub fn read_box_files(scan: &mut Scan) {
         let ns = in_namespace
             .get_or_insert_with(crate::sys::mountns::enter_private_namespace)
             .as_ref()
-            .map_err(|e| e.message.clone());
+            .map_err(|e| e.to_string());
         let outcome = match ns {
             Ok(()) => look_inside(&a),
             Err(e) => Err(e.clone()),
@@ -287,25 +287,26 @@ pub fn read_box_files(scan: &mut Scan) {
 
 fn look_inside(a: &SystemArray) -> std::result::Result<Option<BoxFiles>, String> {
     let member = a.freshest();
-    let lo = crate::sys::loopdev::ReadOnlyLoop::attach(&member.node).map_err(|e| e.message)?;
-    let dir = crate::sys::mountns::MountPoint::new("qrescue-look-").map_err(|e| e.message)?;
+    let lo = crate::sys::loopdev::ReadOnlyLoop::attach(&member.node).map_err(|e| e.to_string())?;
+    let dir = crate::sys::mountns::MountPoint::new("qrescue-look-").map_err(|e| e.to_string())?;
     crate::sys::mountns::mount_dev(&lo.path, dir.path(), a.filesystem, true)
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.to_string())?;
     let files = read_partition(dir.path());
     let unmounted = crate::sys::mountns::sync_and_unmount(dir.path());
     drop(lo);
-    unmounted.map_err(|e| e.message)?;
+    unmounted.map_err(|e| e.to_string())?;
     files
 }
 
 /// The box's files on a mounted system partition; `None` when it has no `.config` stores.
 pub fn read_partition(dir: &Path) -> std::result::Result<Option<BoxFiles>, String> {
-    if super::layout::detect(dir).map_err(|e| e.message)? != super::layout::Layout::SystemPartition
+    if super::layout::detect(dir).map_err(|e| e.to_string())?
+        != super::layout::Layout::SystemPartition
     {
         return Ok(None);
     }
-    let root = Root::open_system_partition(dir).map_err(|e| e.message)?;
-    let info = crate::info::gather(&root).map_err(|e| e.message)?;
+    let root = Root::open_system_partition(dir).map_err(|e| e.to_string())?;
+    let info = crate::info::gather(&root).map_err(|e| e.to_string())?;
     let firmware = match (&info.firmware.version.value, &info.firmware.build.value) {
         (Some(v), Some(b)) => Some(format!("{v} build {b}")),
         (Some(v), None) => Some(v.clone()),

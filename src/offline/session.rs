@@ -15,7 +15,7 @@ use nix::unistd::Uid;
 use super::assemble;
 use super::scan::{self, Scan, SystemArray};
 use super::superblock;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Error, Result};
 use crate::sys::mountns::{self, MountPoint};
 use crate::sys::root::Root;
 use crate::sys::supervise::{self, Ended};
@@ -131,24 +131,15 @@ pub fn run_on_disks(
     match (result, released) {
         (Ok(code), Ok(())) => Ok(code),
         (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
-        (Err(e), Err(r)) => Err(Error::new(
-            e.exit,
-            format!(
-                "{}; and releasing the array failed: {}",
-                e.message, r.message
-            ),
-        )),
+        (Err(e), Err(r)) => Err(e.followed_by(format!("and releasing the array failed: {r}"))),
     }
 }
 
 fn interrupted(sig: nix::sys::signal::Signal) -> Error {
-    Error::new(
-        Exit::IoErr,
-        format!(
-            "interrupted by {sig}; the array is released (an interrupted change is completed \
+    Error::failed(format!(
+        "interrupted by {sig}; the array is released (an interrupted change is completed \
              or rolled back by the next run)"
-        ),
-    )
+    ))
 }
 
 fn take_array(exe: &Path, array: &SystemArray, members: &[PathBuf], write: bool) -> Result<Held> {
@@ -236,10 +227,9 @@ fn check_health(md: &str, array: &SystemArray, write: bool) -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(array.slots);
     if slots > 0 && degraded >= slots {
-        return Err(Error::new(
-            Exit::IoErr,
-            format!("/dev/{md} has no working member; nothing was changed"),
-        ));
+        return Err(Error::failed(format!(
+            "/dev/{md} has no working member; nothing was changed"
+        )));
     }
     let node = PathBuf::from(format!("/dev/{md}"));
     let file = std::fs::File::open(&node).map_err(|e| Error::io(node.display(), e))?;
@@ -306,8 +296,8 @@ fn mount_and_run(
         match outcome {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("qrescue: {}", e.message);
-                e.exit.code()
+                eprintln!("qrescue: {}", e);
+                e.exit().code()
             }
         }
     })?;

@@ -99,10 +99,11 @@ pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
                 std::thread::sleep(Duration::from_millis(25));
             }
             Err(Errno::EAGAIN | Errno::EACCES) => {
-                return Err(Error::busy(format!(
-                    "{display} is locked by another program (passwd, useradd…) for more than {} s",
-                    timeout.as_secs()
-                )));
+                return Err(Error::Locked {
+                    what: display,
+                    holder: crate::error::Holder::Unknown,
+                    waited_s: timeout.as_secs(),
+                });
             }
             Err(e) => return Err(Error::io(&display, e)),
         }
@@ -241,15 +242,18 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
                     std::thread::sleep(Duration::from_millis(25));
                 }
                 Holder::Alive(pid) => {
-                    break Err(Error::busy(format!(
-                        "{display} is held by process {pid} for more than {} s",
-                        timeout.as_secs()
-                    )));
+                    break Err(Error::Locked {
+                        what: display,
+                        holder: crate::error::Holder::Process(pid),
+                        waited_s: timeout.as_secs(),
+                    });
                 }
                 _ => {
-                    break Err(Error::busy(format!(
-                        "{display} exists and names no process: remove it if no passwd/useradd is running"
-                    )));
+                    break Err(Error::Locked {
+                        what: display,
+                        holder: crate::error::Holder::Nobody,
+                        waited_s: timeout.as_secs(),
+                    });
                 }
             },
             Err(e) => break Err(Error::io(&display, e)),

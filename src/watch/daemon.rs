@@ -100,7 +100,7 @@ impl Sink<'_> {
         if let Some(j) = self.journal.as_deref_mut()
             && let Err(e) = j.append(rec)
         {
-            log::error!("journal: {}", e.message);
+            log::error!("journal: {}", e);
         }
         if self.stdout {
             print_json_line(rec);

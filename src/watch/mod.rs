@@ -255,7 +255,7 @@ impl Status {
         if self.write
             && let Err(e) = state::write_status(&ctx.root, &line)
         {
-            log::warn!("{}", e.message);
+            log::warn!("{}", e);
         }
         self.said = Some(line);
     }
@@ -343,7 +343,7 @@ pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
                 Some(summary)
             }
             Err(e) => {
-                log::warn!("credential stores not watched: {}", e.message);
+                log::warn!("credential stores not watched: {}", e);
                 None
             }
         }

@@ -456,7 +456,7 @@ impl StoreWatch {
             let dw = match DirWatch::new() {
                 Ok(d) => d,
                 Err(e) => {
-                    log::error!("store watch stopped: {}", e.message);
+                    log::error!("store watch stopped: {}", e);
                     return;
                 }
             };
@@ -469,7 +469,7 @@ impl StoreWatch {
             }
             // Look again now that the watches are in place: nothing between is missed.
             if let Err(e) = self.look(Seen::Live) {
-                log::warn!("store watch: {}", e.message);
+                log::warn!("store watch: {}", e);
             }
             if !said_ready {
                 log::info!(
