@@ -111,9 +111,44 @@ fn merge_membership(current: &[u8], backup: &[u8], user: &str) -> Vec<u8> {
     out
 }
 
-/// Names whose entries differ between two versions of a file (for group files: the groups,
-/// as `group NAME`), sorted.
-pub fn accounts_differing(kind: Kind, a: &[u8], b: &[u8]) -> BTreeSet<String> {
+/// An entry a restore changes: an account, or a group (shown as `group NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Account(String),
+    Group(String),
+}
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Account(name) => f.write_str(name),
+            Entry::Group(name) => write!(f, "group {name}"),
+        }
+    }
+}
+
+/// Sorted as shown (`alice`, `group everyone`, `zed`), as the names were before they were typed.
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |e: &Entry| matches!(e, Entry::Group(_));
+        (self.to_string(), rank(self)).cmp(&(other.to_string(), rank(other)))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl serde::Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Entries that differ between two versions of a file (for group files: the groups), sorted.
+pub fn accounts_differing(kind: Kind, a: &[u8], b: &[u8]) -> BTreeSet<Entry> {
     let entries = |bytes: &[u8]| -> Vec<(String, Vec<u8>)> {
         colon::lines(bytes)
             .filter(|l| l.is_entry())
@@ -132,9 +167,9 @@ pub fn accounts_differing(kind: Kind, a: &[u8], b: &[u8]) -> BTreeSet<String> {
         let in_b = eb.iter().find(|(n, _)| n == name).map(|(_, t)| t);
         if in_a != in_b {
             out.insert(if kind == Kind::Group {
-                format!("group {name}")
+                Entry::Group(name.clone())
             } else {
-                name.clone()
+                Entry::Account(name.clone())
             });
         }
     }
@@ -182,6 +217,19 @@ mod tests {
     #[test]
     fn differing_accounts() {
         let d = accounts_differing(Kind::Shadow, b"a:1\nb:2\n", b"a:1\nb:3\nc:4\n");
-        assert_eq!(d.into_iter().collect::<Vec<_>>(), vec!["b", "c"]);
+        assert_eq!(
+            d.iter().map(Entry::to_string).collect::<Vec<_>>(),
+            vec!["b", "c"]
+        );
+        let mut both = accounts_differing(Kind::Group, b"zz:x:1:\n", b"");
+        both.extend(accounts_differing(Kind::Shadow, b"alice:1\nzed:1\n", b""));
+        assert_eq!(
+            both.iter().map(Entry::to_string).collect::<Vec<_>>(),
+            vec!["alice", "group zz", "zed"]
+        );
+        assert_eq!(
+            serde_json::to_string(&both).unwrap(),
+            r#"["alice","group zz","zed"]"#
+        );
     }
 }

@@ -448,6 +448,37 @@ fn backup_with_a_reason_this_version_does_not_write_still_lists_and_restores() {
 }
 
 #[test]
+fn whole_restore_lists_groups_but_warns_only_about_accounts() {
+    // Entries a restore changes are accounts or groups (shown `group NAME`); the warning
+    // about reverting other accounts' later changes names accounts only.
+    let f = Fixture::new(Layout::Plain);
+    let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();
+    let group = String::from_utf8(f.read("/etc/group")).unwrap();
+    let edited = group.replace(
+        "everyone:x:100:admin,guest,bob,carol,dave",
+        "everyone:x:100:guest,bob,carol,dave",
+    );
+    assert_ne!(group, edited);
+    f.put("/etc/group", edited.as_bytes(), 0o644);
+    ok(&passwd(&f, "bob", "B0b-later!"));
+    let dry: serde_json::Value = serde_json::from_str(&ok(&run(&mut q(
+        &f,
+        &["--json", "restore", &id, "--dry-run"],
+    ))))
+    .unwrap();
+    assert_eq!(
+        dry["accounts"],
+        serde_json::json!(["bob", "group everyone"])
+    );
+    let o = run(&mut q(&f, &["restore", &id]));
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("reverts later changes of bob "), "{err}");
+    assert!(!err.contains("everyone"), "{err}");
+    assert_eq!(String::from_utf8(f.read("/etc/group")).unwrap(), group);
+}
+
+#[test]
 fn tampered_backup_is_flagged_and_not_restored() {
     let f = Fixture::new(Layout::Qts5);
     let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();

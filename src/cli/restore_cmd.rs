@@ -83,10 +83,17 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
         Some(_) => Vec::new(),
         None => accounts
             .iter()
-            .filter(|a| !a.starts_with("group ") && Some(a.as_str()) != intended)
+            .filter_map(|a| match a {
+                restore_user::Entry::Account(name) if Some(name.as_str()) != intended => Some(name),
+                _ => None,
+            })
             .collect(),
     };
-    let accounts_list = accounts.iter().cloned().collect::<Vec<_>>().join(", ");
+    let accounts_list = accounts
+        .iter()
+        .map(restore_user::Entry::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let others_list = others
         .iter()
         .map(|s| s.as_str())
