@@ -375,6 +375,9 @@ pub struct VerifyResult {
     /// "match", "mismatch", "unsupported: SCHEME", "no password", "locked", "absent"
     pub result: String,
     pub ok: bool,
+    /// The entry is locked (`passwd --unlock` would be needed to log in with it).
+    #[serde(skip)]
+    pub locked: bool,
 }
 
 pub fn verify_all(
@@ -390,6 +393,7 @@ pub fn verify_all(
             continue;
         }
         let line = find_line(file, bytes, user)?;
+        let mut locked = false;
         let (result, ok) = match (file.kind, line) {
             (_, None) => ("absent".to_string(), file.kind == Kind::Smbpasswd),
             (Kind::Smbpasswd, Some(l)) => {
@@ -405,7 +409,10 @@ pub fn verify_all(
                 let field = String::from_utf8_lossy(l.fields().get(1).copied().unwrap_or_default())
                     .into_owned();
                 let info = hash::inspect(&field);
-                match hash::verify(password, &field) {
+                let verdict = hash::verify(password, &field);
+                locked = matches!(verdict, Verdict::NoHash if !info.empty)
+                    || matches!(verdict, Verdict::Match if info.locked);
+                match verdict {
                     Verdict::Match if info.locked => ("match (account locked)".to_string(), true),
                     Verdict::Match => ("match".to_string(), true),
                     Verdict::Mismatch => ("mismatch".to_string(), false),
@@ -427,6 +434,7 @@ pub fn verify_all(
             kind: file.kind,
             result,
             ok,
+            locked,
         });
     }
     Ok(out)

@@ -479,6 +479,35 @@ fn whole_restore_lists_groups_but_warns_only_about_accounts() {
 }
 
 #[test]
+fn verify_of_a_locked_account_suggests_unlock() {
+    let f = Fixture::new(Layout::Plain);
+    let hint = |user: &str| {
+        let o = run_with_stdin(
+            &mut q(&f, &["verify", user, "--password-stdin"]),
+            b"not-the-password\n",
+        );
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.lines()
+            .find(|l| l.starts_with("To set a new password"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string()
+    };
+    assert!(!hint("admin").contains("--unlock"), "{}", hint("admin"));
+    // A locked hash with a wrong password is a mismatch: nothing says it is locked.
+    let h = field(&f.read("/etc/shadow"), "admin", 1);
+    f.set_field("/etc/shadow", "admin", 1, &format!("!{h}"));
+    assert!(!hint("admin").contains("--unlock"), "{}", hint("admin"));
+    // No hash at all, only the lock: `locked (no hash)`.
+    f.set_field("/etc/shadow", "admin", 1, "!");
+    assert!(
+        hint("admin").ends_with("passwd admin --unlock"),
+        "{}",
+        hint("admin")
+    );
+}
+
+#[test]
 fn tampered_backup_is_flagged_and_not_restored() {
     let f = Fixture::new(Layout::Qts5);
     let id = ok(&run(&mut q(&f, &["backup"]))).trim().to_string();

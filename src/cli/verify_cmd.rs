@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<i3
             }
         );
         if !ok {
-            let unlock = if results.iter().any(|r| r.result.contains("locked")) {
+            let unlock = if results.iter().any(|r| r.locked) {
                 " --unlock"
             } else {
                 ""
