@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Build qrescue's QNAP packages without QNAP's QDK:
-#   dist/qrescue_<version>_<arch>.qpkg (+ .md5, .sha256) for arch in
-#   x86_64 arm_64 arm-x41 arm-x31 arm-x19
+#   dist/qrescue_<version>_<arch>.qpkg (+ .md5, .sha256) for every arch built in
+#   cross/targets.tsv (x86_64 arm_64 arm-x41 arm-x31 arm-x19)
 # from the static binaries dist/qrescue-<version>-<arch> (scripts/build-release.sh) and the
 # package source in qpkg/. The .qpkg layout is QDK's (docs/qpkg-format.md); the output is
 # reproducible: the same inputs and SOURCE_DATE_EPOCH give the same bytes.
@@ -11,7 +11,17 @@
 # SOURCE_DATE_EPOCH): all on Debian 12.
 set -euo pipefail
 
-ALL_ARCHES=(x86_64 arm_64 arm-x41 arm-x31 arm-x19)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The arches and their Rust targets, in the table's order.
+# shellcheck source=../cross/targets.sh
+source "$root/cross/targets.sh"
+ALL_ARCHES=()
+declare -A target_of=()
+# shellcheck disable=SC2119 # every arch: no names to pass
+while IFS=$'\t' read -r arch target _; do
+	ALL_ARCHES+=("$arch")
+	target_of[$arch]=$target
+done < <(cross_rows)
 
 usage() {
 	cat <<EOF
@@ -21,8 +31,9 @@ Builds qrescue_<version>_<arch>.qpkg for every arch whose binary exists.
 
   --dist DIR         where the binaries are (default: dist/)
   --out DIR          where the packages go (default: the --dist directory)
-  --bin ARCH=PATH    binary for ARCH (default: DIST/qrescue-<version>-ARCH; arm-x31
-                     falls back to the arm-x41 binary, the same ARMv7 build)
+  --bin ARCH=PATH    binary for ARCH (default: DIST/qrescue-<version>-ARCH, else that of
+                     an arch above it in cross/targets.tsv with the same Rust target:
+                     arm-x31 falls back to the arm-x41 binary, the same ARMv7 build)
   --arch ARCH        build only ARCH (repeatable; default: ${ALL_ARCHES[*]})
   --require-all      fail unless every selected arch has a binary
   --man FILE         man page to ship (default: DIST/man/qrescue.8 if present, from scripts/gen-docs.sh)
@@ -47,7 +58,6 @@ is_arch() {
 	return 1
 }
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=$root/qpkg
 tool=$src/format/qpkgtool.py
 dist=$root/dist
@@ -131,6 +141,20 @@ display=$(. "$src/qpkg.cfg" && printf '%s' "${QPKG_DISPLAY_NAME:-$QPKG_NAME}")
 [[ -z $man_page || -f $man_page ]] || die "--man: no such file: $man_page"
 [[ -z $completions || -f $completions ]] || die "--completions: no such file: $completions"
 
+# same_build ARCH: the dist binary of an arch above ARCH in the table with the same Rust
+# target (the same build), if there is one.
+same_build() {
+	local a
+	for a in "${ALL_ARCHES[@]}"; do
+		[[ $a == "$1" ]] && return 1
+		if [[ ${target_of[$a]} == "${target_of[$1]}" && -f $dist/qrescue-$version-$a ]]; then
+			printf '%s' "$dist/qrescue-$version-$a"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # Which binary each arch gets.
 declare -A chosen=()
 missing=()
@@ -140,8 +164,8 @@ for arch in "${arches[@]}"; do
 		chosen[$arch]=${bin_for[$arch]}
 	elif [[ -f $dist/qrescue-$version-$arch ]]; then
 		chosen[$arch]=$dist/qrescue-$version-$arch
-	elif [[ $arch == arm-x31 && -f $dist/qrescue-$version-arm-x41 ]]; then
-		chosen[$arch]=$dist/qrescue-$version-arm-x41
+	elif same=$(same_build "$arch"); then
+		chosen[$arch]=$same
 	else
 		missing+=("$arch")
 	fi

@@ -31,8 +31,9 @@ remap+=" --remap-path-prefix=$(rustc --print sysroot)=/rust"
 # shellcheck source=cross/targets.sh
 source cross/targets.sh
 declare -a rows=()
-while IFS=$'\t' read -r arch target link _; do
-    rows+=("$arch	$target	$link")
+# Each row: arch, target, link method, readelf's machine name (cross/targets.tsv).
+while IFS=$'\t' read -r arch target link _qemu _cpu _ebytes _uname _alias _class _em elf_name _; do
+    rows+=("$arch	$target	$link	$elf_name")
 done < <(cross_rows "$@")
 ((${#rows[@]} > 0)) || {
     echo "build-release: no such arch in cross/targets.tsv: $*" >&2
@@ -44,7 +45,7 @@ rustup component list --installed | grep -q '^rust-src' || rustup component add 
 build_std=(-Z "build-std=std,panic_abort" -Z "build-std-features=")
 need_zig=0
 for r in "${rows[@]}"; do
-    IFS=$'\t' read -r _ target link <<<"$r"
+    IFS=$'\t' read -r _ target link _ <<<"$r"
     case $link in
     rustup | lld) rustup target list --installed | grep -qx "$target" || rustup target add "$target" ;;
     zig) need_zig=1 ;;
@@ -78,20 +79,11 @@ check_static() {
     fi
 }
 
-machine_of() {
-    case $1 in
-    x86_64-*) echo "X86-64" ;;
-    aarch64-*) echo "AArch64" ;;
-    arm*) echo "ARM" ;;
-    *) echo "?" ;;
-    esac
-}
-
 mkdir -p dist
 declare -A built=()
 start=$(date +%s)
 for r in "${rows[@]}"; do
-    IFS=$'\t' read -r arch target link <<<"$r"
+    IFS=$'\t' read -r arch target link elf_name <<<"$r"
     out=target/$target/release/qrescue
     if [[ -z "${built[$target]:-}" ]]; then
         echo "== $arch: $target ($link)" >&2
@@ -121,7 +113,7 @@ for r in "${rows[@]}"; do
         esac
         built[$target]=$(($(date +%s) - t0))
     fi
-    check_static "$out" "$(machine_of "$target")"
+    check_static "$out" "$elf_name"
     install -m 0755 "$out" "dist/qrescue-$version-$arch"
 done
 total=$(($(date +%s) - start))

@@ -57,11 +57,14 @@ suite() {
             ;;
     esac
     printf -- '--cargo-arg=%s\n' "${args[@]}"
+    # The tests that need strace or root are #[ignore = "needs …"] (plain `cargo test` is
+    # hermetic); they are part of the suite.
+    printf -- '%s\n' -- -- --include-ignored
     # The hash test vectors are the only slow unit tests (thousands of rounds: 16 s of wall
     # time on a loaded machine, the other unit tests 0.4 s) and src/hash/ calls none of the
     # other modules, so they cannot catch their mutants: they run for hash only.
     if [[ "$1" != hash ]]; then
-        printf -- '%s\n' -- -- --skip hash::
+        printf -- '%s\n' --skip hash::
     fi
 }
 

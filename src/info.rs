@@ -9,6 +9,7 @@ use std::io::Read;
 
 use serde::Serialize;
 
+use crate::arch_table::{elf_machine, qpkg_arch};
 use crate::error::Result;
 use crate::formats::ini::{self, Ini};
 use crate::stores::{Samba, Stores};
@@ -288,37 +289,6 @@ fn is_mac(s: &str) -> bool {
             .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// QNAP's package (QDK) architecture for a `uname -m` machine name.
-pub fn qpkg_arch(machine: &str) -> Option<&'static str> {
-    Some(match machine {
-        "x86_64" | "amd64" => "x86_64",
-        "aarch64" | "arm64" => "arm_64",
-        "armv7l" | "armv7" => "arm-x41 or arm-x31 (by CPU: AL-314/AL-214 vs AL-212/Armada)",
-        "armv5tel" | "armv5tejl" | "armv5te" => "arm-x19",
-        "i686" | "i586" | "i386" => "x86",
-        _ => return None,
-    })
-}
-
-/// The machine name from an ELF header (`e_machine`), as far as it tells.
-fn elf_machine(header: &[u8]) -> Option<&'static str> {
-    if header.len() < 20 || &header[..4] != b"\x7fELF" {
-        return None;
-    }
-    let machine = match header[5] {
-        1 => u16::from_le_bytes([header[18], header[19]]),
-        2 => u16::from_be_bytes([header[18], header[19]]),
-        _ => return None,
-    };
-    match (header[4], machine) {
-        (2, 62) => Some("x86_64"),
-        (2, 183) => Some("aarch64"),
-        (1, 3) => Some("i686"),
-        (1, 40) => Some("arm (32-bit; ARMv5 or ARMv7 not told by the ELF header)"),
-        _ => None,
-    }
-}
-
 /// CPU architecture: `uname` on the live system, else the ELF header of the root's shell.
 fn arch(root: &Root) -> (Fact, Fact, Fact) {
     if root.is_host() {
@@ -367,7 +337,7 @@ fn arch(root: &Root) -> (Fact, Fact, Fact) {
         let source = format!("ELF header of {display}");
         return match elf_machine(&header) {
             Some(m) => {
-                let qpkg = match qpkg_arch(m) {
+                let qpkg = match qpkg_arch(&m) {
                     Some(q) => Fact::known(q, format!("QDK name for {m}")),
                     None => Fact::unknown(format!("{m}: package arch depends on the CPU")),
                 };
@@ -554,31 +524,6 @@ pub fn gather(root: &Root) -> Result<Info> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn qpkg_names() {
-        assert_eq!(qpkg_arch("x86_64"), Some("x86_64"));
-        assert_eq!(qpkg_arch("aarch64"), Some("arm_64"));
-        assert!(qpkg_arch("armv7l").unwrap().starts_with("arm-x41"));
-        assert_eq!(qpkg_arch("armv5tel"), Some("arm-x19"));
-        assert_eq!(qpkg_arch("riscv64"), None);
-    }
-
-    #[test]
-    fn elf_headers() {
-        let mut h = [0u8; 20];
-        h[..4].copy_from_slice(b"\x7fELF");
-        h[4] = 2;
-        h[5] = 1;
-        h[18] = 183;
-        assert_eq!(elf_machine(&h), Some("aarch64"));
-        h[18] = 62;
-        assert_eq!(elf_machine(&h), Some("x86_64"));
-        h[4] = 1;
-        h[18] = 40;
-        assert!(elf_machine(&h).unwrap().starts_with("arm"));
-        assert_eq!(elf_machine(b"#!/bin/sh\n"), None);
-    }
 
     #[test]
     fn macs() {

@@ -13,6 +13,7 @@
 //! - [`logging`]: syslog records through `log`.
 
 pub mod account;
+pub mod arch_table;
 pub mod audit;
 pub mod backup;
 pub mod cli;

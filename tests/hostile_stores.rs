@@ -285,6 +285,7 @@ fn audit_flags_crypt_hashes_in_a_world_readable_file() {
 // ---- 4. Samba's password file when smb.conf is unusable (QTS) ----
 
 #[test]
+#[ignore = "needs python3 or openssl (MD4)"]
 fn unusable_smb_conf_on_qts_still_changes_samba_password_file() {
     let cfg = "/mnt/HDA_ROOT/.config";
     for variant in ["missing", "dangling", "directory", "fifo"] {
@@ -373,6 +374,7 @@ fn testparm_smb_passwd_file(f: &Fixture) -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs testparm (Samba)"]
 fn smb_conf_includes_are_followed_as_samba_does() {
     let cfg = "/mnt/HDA_ROOT/.config";
     let f = Fixture::new(Layout::Qts5);
@@ -459,6 +461,7 @@ fn another_case_spelling_in_smbpasswd_is_refused() {
 // ---- Also: the cost of a stored hash ----
 
 #[test]
+#[ignore = "needs python3's crypt"]
 fn a_stored_hash_with_huge_rounds_is_bounded_and_not_kept() {
     let f = Fixture::new(Layout::Qts5);
     let shadow = "/mnt/HDA_ROOT/.config/shadow";
@@ -554,6 +557,7 @@ fn line_of(bytes: &[u8], user: &str) -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs root, shadow-utils and python3's crypt"]
 fn restore_user_puts_back_one_account_and_keeps_a_useradd_user() {
     let f = Fixture::new(Layout::Plain);
     let o = run(&mut q(&f, &["backup", "--reason", "before changes"]));
@@ -642,6 +646,7 @@ fn restore_user_puts_back_one_account_and_keeps_a_useradd_user() {
 }
 
 #[test]
+#[ignore = "needs python3 or openssl (MD4)"]
 fn restore_user_on_qts_restores_shadow_and_samba_of_that_account_only() {
     let f = Fixture::new(Layout::Qts4);
     let cfg = "/mnt/HDA_ROOT/.config";

@@ -156,6 +156,7 @@ fn line_of(bytes: &[u8], user: &str) -> Option<String> {
 /// stores; the next qrescue run must not undo them (before: admin back to the factory
 /// password, the new user's shadow line deleted while its passwd line stayed).
 #[test]
+#[ignore = "needs root, strace and shadow-utils"]
 fn recovery_never_undoes_changes_made_after_the_crash() {
     let f = Fixture::new(Layout::Plain);
     crash_after_all_renames(&f);
@@ -201,6 +202,7 @@ fn recovery_never_undoes_changes_made_after_the_crash() {
 /// The same crash on QTS 4 (two shadow copies and smbpasswd): a file another program
 /// changed is left alone, every file that still holds what qrescue wrote is rolled back.
 #[test]
+#[ignore = "needs root, strace and shadow-utils"]
 fn recovery_rolls_back_exactly_the_files_it_wrote() {
     let f = Fixture::new(Layout::Qts4);
     let before = f.credentials();
@@ -230,6 +232,7 @@ fn recovery_rolls_back_exactly_the_files_it_wrote() {
 /// An intent record written before the `written` field existed proves nothing: recovery
 /// rolls nothing back (before: every differing file was restored).
 #[test]
+#[ignore = "needs strace"]
 fn old_intent_record_without_hashes_rolls_nothing_back() {
     let f = Fixture::new(Layout::Qts5);
     crash_after_all_renames(&f);
@@ -250,6 +253,7 @@ fn old_intent_record_without_hashes_rolls_nothing_back() {
 /// A rollback (in-process, and by recovery) leaves `shadow-` holding the version from
 /// before the change, never the hash that was rolled back.
 #[test]
+#[ignore = "needs strace"]
 fn rollback_keeps_the_real_previous_copy() {
     let f = Fixture::new(Layout::Plain);
     let old_shadow = f.read("/etc/shadow");
@@ -441,6 +445,7 @@ fn mknod_null(p: &Path) {
 /// `status` forever; a device node was opened and used. Now: refused, promptly, nothing
 /// changed. The button journal likewise.
 #[test]
+#[ignore = "needs root (mknod)"]
 fn fifo_or_device_at_a_lock_path_is_refused_without_hanging() {
     for (at, node) in [
         ("/etc/.pwd.lock", "fifo"),
@@ -491,6 +496,7 @@ fn fifo_or_device_at_a_lock_path_is_refused_without_hanging() {
 /// cleared by itself; otherwise exit 66, one line naming the record and the step out,
 /// nothing touched, and after that step qrescue works again (before: exit 2 forever).
 #[test]
+#[ignore = "needs strace"]
 fn intent_with_missing_backup_has_a_documented_way_out() {
     let f = Fixture::new(Layout::Qts5);
     crash_after_all_renames(&f);

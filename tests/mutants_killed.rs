@@ -113,6 +113,7 @@ fn only_plain_names_are_backup_ids() {
 }
 
 #[test]
+#[ignore = "needs root (a mount namespace)"]
 fn a_second_set_in_the_same_second_by_the_same_pid_gets_the_next_number() {
     // In a new PID namespace qrescue is pid 1, so its next set ids are known: `TIME-1`.
     // Every such id for the next half minute is taken by a complete set already.
@@ -189,6 +190,7 @@ fn the_manifest_records_the_operator_and_real_checksums() {
 }
 
 #[test]
+#[ignore = "needs root (chown)"]
 fn state_and_backup_directories_that_are_not_ours_are_refused() {
     let f = Fixture::new(Layout::Qts4);
     let state = f.path(QTS_STATE);
@@ -382,6 +384,7 @@ fn verify_admin(f: &Fixture, pw: &str) -> i32 {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_change_killed_at_its_last_rename_is_rolled_back_by_the_next_run() {
     strace_usable("a_change_killed_at_its_last_rename_is_rolled_back_by_the_next_run");
     let last = renames_of_passwd();
@@ -414,6 +417,7 @@ fn a_change_killed_at_its_last_rename_is_rolled_back_by_the_next_run() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_failed_last_rename_rolls_every_replaced_store_back() {
     strace_usable("a_failed_last_rename_rolls_every_replaced_store_back");
     let last = renames_of_passwd();
@@ -503,6 +507,7 @@ fn a_torn_intent_is_dropped_and_a_symlinked_one_refused() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_store_that_cannot_be_read_back_after_the_change_is_rolled_back() {
     strace_usable("a_store_that_cannot_be_read_back_after_the_change_is_rolled_back");
     // The last read of a store file is the verification of the last store written.

@@ -132,6 +132,7 @@ fn state_dir_or_backups_dir_as_symlink_to_slash_is_refused() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn no_file_syscall_names_a_path_outside_the_root() {
     common::skip::require_native("no_file_syscall_names_a_path_outside_the_root");
     let f = Fixture::new(Layout::Qts4);

@@ -251,6 +251,7 @@ fn race(writers: &[Writer], rounds: usize) {
 }
 
 #[test]
+#[ignore = "needs root, busybox, python3 and shadow-utils"]
 fn qrescue_and_shadow_utils_at_once_lose_nothing() {
     if !common::skip::tools(
         "qrescue_and_shadow_utils_at_once_lose_nothing",
@@ -278,6 +279,7 @@ fn qrescue_and_shadow_utils_at_once_lose_nothing() {
 }
 
 #[test]
+#[ignore = "needs root, busybox and python3"]
 fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
     if !common::skip::tools(
         "qrescue_and_busybox_passwd_at_once_lose_nothing",
@@ -300,6 +302,7 @@ fn qrescue_and_busybox_passwd_at_once_lose_nothing() {
 }
 
 #[test]
+#[ignore = "needs root, strace, busybox, python3 and shadow-utils"]
 fn a_killed_qrescue_does_not_block_shadow_utils_or_itself() {
     if !common::skip::tools(
         "a_killed_qrescue_does_not_block_shadow_utils_or_itself",
@@ -376,6 +379,7 @@ fn is_staging_file(name: &str) -> bool {
 /// creates its first `NAME+`; a busybox `passwd` runs to completion in that window; then
 /// qrescue goes on. Busybox's change must survive, and qrescue's must be in force too.
 #[test]
+#[ignore = "needs root, strace, busybox and python3"]
 fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
     if !common::skip::tools(
         "busybox_passwd_between_our_read_and_our_staging_is_not_lost",
@@ -457,6 +461,7 @@ fn busybox_passwd_between_our_read_and_our_staging_is_not_lost() {
 /// takes the same locks, so it must not write while qrescue holds them; it either waits or
 /// gives up with "cannot lock". Afterwards both changes that got through are in force.
 #[test]
+#[ignore = "needs root, strace, busybox, python3 and shadow-utils"]
 fn chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses() {
     if !common::skip::tools(
         "chpasswd_started_while_qrescue_holds_the_locks_waits_or_refuses",

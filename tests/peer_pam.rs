@@ -47,6 +47,7 @@ fn pam_ok(passwd: &Path, shadow: &Path, password: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root (a mount namespace) and pamtester"]
 fn pam_unix_authenticates_every_scheme_qrescue_writes() {
     if !common::skip::tools(
         "pam_unix_authenticates_every_scheme_qrescue_writes",

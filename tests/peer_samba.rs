@@ -14,6 +14,7 @@ use common::{qrescue, run};
 const NEW: &str = "Samba-Sees-This-1";
 
 #[test]
+#[ignore = "needs root, smbd and smbclient"]
 fn smbd_accepts_the_new_password_and_after_restore_the_old_one() {
     if !common::skip::tools(
         "smbd_accepts_the_new_password_and_after_restore_the_old_one",

@@ -47,6 +47,7 @@ fn openssl_md5_empty_salt(password: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs openssl"]
 fn empty_salt_md5_is_kept_exactly_as_the_firmware_writes_it() {
     if !common::skip::tools(
         "empty_salt_md5_is_kept_exactly_as_the_firmware_writes_it",
@@ -443,6 +444,7 @@ fn samba_note_for_another_backend_is_complete_and_right() {
 }
 
 #[test]
+#[ignore = "needs python3"]
 fn lock_wait_names_the_holder_after_a_second() {
     if !common::skip::tools(
         "lock_wait_names_the_holder_after_a_second",
@@ -513,6 +515,7 @@ fn pam_ok(passwd: &Path, shadow: &Path, password: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root (a mount namespace), pamtester, smbd and smbclient"]
 fn lock_state_is_kept_in_every_store_unless_unlock() {
     if !common::skip::tools(
         "lock_state_is_kept_in_every_store_unless_unlock",
@@ -630,6 +633,7 @@ print(buf.decode(errors="replace").replace("\r", ""))
 "#;
 
 #[test]
+#[ignore = "needs busybox and python3"]
 fn interrupted_prompt_restores_the_terminal_under_busybox_ash() {
     let bb = ["/bin/busybox", "/usr/bin/busybox"]
         .into_iter()
@@ -701,6 +705,7 @@ print(buf.decode(errors="replace").replace("\r", ""))
 "#;
 
 #[test]
+#[ignore = "needs python3"]
 fn the_cloud_key_is_refused_with_cloud_key() {
     common::skip::require_native("the_cloud_key_is_refused_with_cloud_key");
     let f = Fixture::new(Layout::Qts5);

@@ -285,6 +285,7 @@ fn journal_lines(f: &Fixture) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn firmware_reset_is_factory_default_and_non_admin_change_is_silent() {
     let f = qts_root(NT_PASSWORD);
     let w = Watch::start(&f);
@@ -325,6 +326,7 @@ fn firmware_reset_is_factory_default_and_non_admin_change_is_silent() {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn qrescue_passwd_and_restore_are_class_qrescue_with_their_backup() {
     let f = qts_root(NT_PASSWORD);
     let w = Watch::start(&f);
@@ -366,6 +368,7 @@ fn qrescue_passwd_and_restore_are_class_qrescue_with_their_backup() {
 }
 
 #[test]
+#[ignore = "needs root, busybox and shadow-utils"]
 fn shadow_utils_and_busybox_passwd_are_class_other() {
     // QTS 4's separate runtime copies: the root shadow-utils can write.
     let f = qts_root_as(Layout::Qts4, NT_PASSWORD);
@@ -406,6 +409,7 @@ fn shadow_utils_and_busybox_passwd_are_class_other() {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn runtime_copy_replaced_and_config_symlink_swapped_are_followed() {
     let f = qts_root(NT_PASSWORD);
     let w = Watch::start(&f);
@@ -449,6 +453,7 @@ fn runtime_copy_replaced_and_config_symlink_swapped_are_followed() {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn changes_while_stopped_are_recorded_once_at_start() {
     let f = qts_root(NT_PASSWORD);
     Watch::start(&f).stop();
@@ -465,6 +470,7 @@ fn changes_while_stopped_are_recorded_once_at_start() {
 }
 
 #[test]
+#[ignore = "needs strace and busybox"]
 fn sigkill_between_a_change_and_its_record_neither_loses_nor_duplicates() {
     common::skip::require_native(
         "sigkill_between_a_change_and_its_record_neither_loses_nor_duplicates",
@@ -503,6 +509,7 @@ fn sigkill_between_a_change_and_its_record_neither_loses_nor_duplicates() {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn no_stores_turns_it_off() {
     let f = qts_root(NT_PASSWORD);
     let mut c = qrescue()
@@ -526,6 +533,7 @@ fn no_stores_turns_it_off() {
 }
 
 #[test]
+#[ignore = "needs busybox"]
 fn audit_names_a_factory_default_change_after_the_last_qrescue_change() {
     let f = qts_root(NT_PASSWORD);
     let audit = |f: &Fixture| -> Vec<serde_json::Value> {
@@ -592,6 +600,7 @@ print(buf.decode(errors="replace").replace("\r", ""))
 "#;
 
 #[test]
+#[ignore = "needs busybox"]
 fn started_on_a_terminal_without_foreground_it_says_what_it_watches() {
     common::skip::require_native(
         "started_on_a_terminal_without_foreground_it_says_what_it_watches",

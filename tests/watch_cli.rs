@@ -475,6 +475,7 @@ fn bad_options_are_one_line_exit_2_and_change_nothing() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal() {
     common::skip::require_native(
         "sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal",

@@ -121,14 +121,35 @@ def cmd_icons(args):
 # ---------------------------------------------------------------------------------------
 # ELF check
 
+# The arch table, cross/targets.tsv (its header describes the columns): one dict per arch
+# qrescue packages (rust_target not "-"), by QNAP package arch, in the table's order.
+TARGETS_TSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "cross", "targets.tsv")
+
+
+def _load_targets(path=TARGETS_TSV):
+    rows = {}
+    with open(path, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f]
+    head = next(line for line in lines if line.startswith("#qnap_arch\t"))
+    names = head[1:].split("\t")
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        row = dict(zip(names, line.split("\t")))
+        if len(row) != len(names):
+            sys.exit(f"{path}: not {len(names)} columns: {line!r}")
+        if row["rust_target"] != "-":
+            rows[row["qnap_arch"]] = row
+    return rows
+
+
+TARGETS = _load_targets()
 # QNAP package arch -> (ELF class, e_machine, newest allowed ARM Tag_CPU_arch or None)
 # Tag_CPU_arch values (ARM ELF ABI addenda): 4 v5TE, 5 v5TEJ, 10 v7.
 ARCHES = {
-    "x86_64": (2, 62, None),  # EM_X86_64
-    "arm_64": (2, 183, None),  # EM_AARCH64
-    "arm-x41": (1, 40, 10),  # EM_ARM, ARMv7 (Annapurna Labs AL-314/AL-214)
-    "arm-x31": (1, 40, 10),  # EM_ARM, ARMv7 (AL-212, Marvell Armada)
-    "arm-x19": (1, 40, 5),  # EM_ARM, ARMv5TE (Marvell Kirkwood)
+    arch: ({"32": 1, "64": 2}[t["elf_class"]], int(t["e_machine"]),
+           None if t["arm_max"] == "-" else int(t["arm_max"]))
+    for arch, t in TARGETS.items()
 }
 ARM_ARCH_NAMES = {0: "pre-v4", 1: "v4", 2: "v4T", 3: "v5T", 4: "v5TE", 5: "v5TEJ", 6: "v6", 7: "v6KZ",
                   8: "v6T2", 9: "v6K", 10: "v7", 11: "v6-M", 12: "v6S-M", 13: "v7E-M", 14: "v8"}
@@ -296,10 +317,15 @@ def cmd_assemble(args):
         data = f.read()
     if len(control) % 512:
         sys.exit("control.tar is not a whole number of 512-byte tar blocks")
+    if args.arch not in TARGETS:
+        sys.exit(f"arch {args.arch!r} is not a packaged arch of {TARGETS_TSV} (known: {' '.join(TARGETS)})")
+    target = TARGETS[args.arch]
     block_bytes = len(data) // 512 * 512
     header = render_header(template, {
         "NAME": args.name, "DISPLAY_NAME": args.display_name, "VERSION": args.version,
-        "ARCH": args.arch, "CONTROL_LEN": str(len(control)), "DATA_LEN": str(len(data)),
+        "ARCH": args.arch, "UNAME_M": target["uname_m"],
+        "PLATFORM_NOT": "" if target["platform_not"] == "-" else target["platform_not"],
+        "CONTROL_LEN": str(len(control)), "DATA_LEN": str(len(data)),
         "DATA_BLOCKS": str(block_bytes // 512), "DATA_BLOCK_BYTES": str(block_bytes),
         "DATA_TAIL": str(len(data) - block_bytes),
     })

@@ -6,6 +6,10 @@
 //! need the native binary (strace injection) are not skips but "not run" under qemu:
 //! `scripts/cross-test.sh` lists them by name (`--skip`) and prints them; if one slips
 //! through, [`require_native`] fails it rather than report it passed.
+//!
+//! Plain `cargo test` never gets here for a missing tool: every test that needs one (or
+//! root) is `#[ignore = "needs …"]`, and `scripts/test.sh` runs them with
+//! `--include-ignored`; this is what happens then.
 #![allow(dead_code)]
 
 use std::io::Write;
