@@ -60,6 +60,11 @@ impl Serialize for DisksReport {
         let mut v = serde_json::to_value(&self.found).map_err(serde::ser::Error::custom)?;
         if let Some(arrays) = v.get_mut("arrays").and_then(|a| a.as_array_mut()) {
             for a in arrays {
+                if let Some(a) = a.as_object_mut() {
+                    for key in ["box_files", "note"] {
+                        a.entry(key).or_insert(serde_json::Value::Null);
+                    }
+                }
                 if let Some(b) = a.get_mut("box_files").and_then(|b| b.as_object_mut()) {
                     let ms = b
                         .get("admin_password_changed")

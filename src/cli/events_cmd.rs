@@ -60,11 +60,15 @@ pub struct EventsReport {
 }
 
 /// A journal record as the vocabulary has it: its keys, `time` (RFC 3339 UTC with
-/// milliseconds) and `time_unix_ms` in place of the journal's `time` and `unix_ms`.
-fn timed<R: Serialize>(record: &R, unix_ms: u64) -> serde_json::Value {
+/// milliseconds) and `time_unix_ms` in place of the journal's `time` and `unix_ms`; the
+/// `optional` keys the journal leaves out when empty are there, null.
+fn timed<R: Serialize>(record: &R, unix_ms: u64, optional: &[&str]) -> serde_json::Value {
     let mut v = serde_json::to_value(record).unwrap_or_default();
     if let Some(map) = v.as_object_mut() {
         map.remove("unix_ms");
+        for key in optional {
+            map.entry(*key).or_insert(serde_json::Value::Null);
+        }
         map.insert("time".into(), time_ms(unix_ms).into());
         map.insert("time_unix_ms".into(), unix_ms.into());
     }
@@ -113,11 +117,17 @@ pub fn run(ctx: &Context, args: &EventsArgs) -> Result<Outcome> {
     let report = EventsReport {
         journal_in_root: path.as_deref().map(|p| in_root(&ctx.root, p)),
         journal: path,
-        events: records.iter().map(|r| timed(r, r.unix_ms)).collect(),
+        events: records
+            .iter()
+            .map(|r| timed(r, r.unix_ms, &["reason", "device_name"]))
+            .collect(),
         skipped_lines: contents.skipped_lines,
         credential_journal_in_root: cred_path.as_deref().map(|p| in_root(&ctx.root, p)),
         credential_journal: cred_path,
-        credential_events: creds.iter().map(|r| timed(r, r.unix_ms)).collect(),
+        credential_events: creds
+            .iter()
+            .map(|r| timed(r, r.unix_ms, &["class", "backup"]))
+            .collect(),
         records,
         creds,
         want_button,
