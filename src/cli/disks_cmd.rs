@@ -11,10 +11,7 @@ use nix::unistd::Uid;
 use super::output::{Outcome, Report, Text};
 use super::vocab::{day_ms, time_ms};
 use crate::error::{Error, Result};
-use crate::offline::scan::{self, Scan};
-
-/// Where the kernel lists block devices.
-pub const SYS_CLASS_BLOCK: &str = "/sys/class/block";
+use crate::offline::scan::{self, SYS_CLASS_BLOCK, Scan, none_found};
 
 /// Scan the PC's disks: every QNAP system RAID found, with the box's files read when they
 /// can be read without writing. No system partition at all is exit 66.
@@ -28,25 +25,6 @@ pub fn find() -> Result<Scan> {
     let mut found = scan::scan(&devices);
     scan::read_box_files(&mut found);
     Ok(found)
-}
-
-/// The exit-66 error when no QNAP system partition was found, naming what was.
-pub fn none_found(found: &Scan) -> Error {
-    let mut msg = format!(
-        "no QNAP system partition on this PC's disks (looked at every block device in \
-         {SYS_CLASS_BLOCK} for an md RAID-1 member, metadata 1.0 or 0.90, holding ext3 with \
-         .config/; attach the NAS's disks, or see README \"Locked out? Start here\")"
-    );
-    if !found.other.is_empty() {
-        msg.push_str("; found ");
-        let list: Vec<String> = found
-            .other
-            .iter()
-            .map(|o| format!("{}: {}", o.device, o.found))
-            .collect();
-        msg.push_str(&list.join("; "));
-    }
-    Error::no_input(msg)
 }
 
 /// `disks`' document: `scan::Scan`, with `box_files.admin_password_changed` as a time

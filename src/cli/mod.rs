@@ -27,8 +27,6 @@ use crate::context::Context;
 use crate::error::{Error, Exit, Result};
 use crate::sys::root::Root;
 
-pub use disks_cmd::{SYS_CLASS_BLOCK, none_found as disks_none_found};
-
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0   success

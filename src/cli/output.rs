@@ -129,11 +129,7 @@ pub fn finish(json: bool, outcome: Outcome) -> Result<i32> {
     Ok(outcome.code)
 }
 
-/// A line of advice while a command works (a note, a warning), on standard error, escaped
-/// like every human line. Best effort, as `eprintln!` was.
-pub fn advise(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{}", crate::escape::line(line));
-}
+pub use crate::escape::advise;
 
 /// Column alignment in [`table`].
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use source::Source;
 /// Where input devices are found.
 pub const INPUT_DIR: &str = "/dev/input";
 
-/// What `watch` is asked to do (the command line, `cli::watch_cmd`, fills it in).
+/// What `watch` is asked to do (filled in from the command line by the watch command).
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Input device to read (/dev/input/eventN)
