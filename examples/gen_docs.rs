@@ -34,7 +34,11 @@ fn main() -> std::io::Result<()> {
             .generate_to(&man_dir)
     };
     let mut written = vec![page(&cmd)?];
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    // `qrescue help CMD` is `qrescue CMD --help`: no page of its own.
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         written.push(page(sub)?);
     }
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {

@@ -1,8 +1,8 @@
 //! Text from the stores (account names, paths, file contents in messages) printed for a
 //! human: a control character in an account name (an escape sequence, a carriage return)
-//! could otherwise clear or rewrite a line of `audit` output on the owner's terminal. Every
-//! human output path prints store-derived text through [`line`]; JSON output is escaped by
-//! the serializer already.
+//! could otherwise clear or rewrite a line of `audit` output on the owner's terminal. The one
+//! human output path (`cli::output`) prints every line through [`line`]; JSON output is
+//! escaped by the serializer already.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -28,13 +28,12 @@ pub fn line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `println!` for human output built from store-derived text: the line goes through
-/// [`line`].
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {
-        println!("{}", $crate::escape::line(&format!($($arg)*)))
-    };
+/// A line of progress or advice (a note, a warning) on standard error, escaped by [`line`]:
+/// the one writer for lines said while a command works, so they come in order with the
+/// work. Best effort, as `eprintln!` was.
+pub fn advise(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{}", line(text));
 }
 
 #[cfg(test)]

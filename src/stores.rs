@@ -162,7 +162,7 @@ impl Stores {
             )));
         }
         for n in &stores.notes {
-            eprintln!("qrescue: note: {}", crate::escape::line(n));
+            crate::escape::advise(&format!("qrescue: note: {n}"));
         }
         if !stores.files.iter().any(|f| f.kind == Kind::Passwd) {
             return Err(Error::data(format!(

@@ -513,7 +513,12 @@ fn samba_reads_the_captured_forms_as_qrescue_does() {
     assert_eq!(testparm(&f, "passdb backend"), "smbpasswd");
     assert_eq!(testparm(&f, "smb passwd file"), "/etc/config/smbpasswd");
     let v = json(&run(&mut q(f.root(), &["--json", "status", "admin"])));
-    assert_eq!(v["samba"]["path"], "/etc/config/smbpasswd", "{v}");
+    assert_eq!(v["samba"]["in_root"], "/etc/config/smbpasswd", "{v}");
+    assert_eq!(
+        v["samba"]["path"].as_str(),
+        f.root().join("etc/config/smbpasswd").to_str(),
+        "{v}"
+    );
     f.put(
         "/mnt/HDA_ROOT/.config/smb.conf",
         SMB_CONF_QTS3.as_bytes(),
@@ -522,7 +527,12 @@ fn samba_reads_the_captured_forms_as_qrescue_does() {
     assert_eq!(testparm(&f, "passdb backend"), "tdbsam");
     assert_eq!(testparm(&f, "smb passwd file"), "/etc/config/smbpasswd");
     let v = json(&run(&mut q(f.root(), &["--json", "status", "admin"])));
-    assert_eq!(v["samba"]["path"], "/etc/config/smbpasswd", "{v}");
+    assert_eq!(v["samba"]["in_root"], "/etc/config/smbpasswd", "{v}");
+    assert_eq!(
+        v["samba"]["path"].as_str(),
+        f.root().join("etc/config/smbpasswd").to_str(),
+        "{v}"
+    );
     assert!(
         v["samba_basis"].as_str().unwrap().contains("assumed"),
         "{v}"

@@ -3,14 +3,18 @@
 
 use std::io::IsTerminal;
 
+use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::common::{check_user, open_stores, read_all};
+use super::output::{Outcome, Report, Text};
 use super::password_input;
+use super::vocab::in_root;
 use crate::account;
 use crate::audit;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::sys::root::Root;
 
 /// The Cloud Key as QTS takes it for a password: upper case, letters and digits only
 /// (`Q1234-5678` → `Q12345678`).
@@ -46,15 +50,14 @@ fn human(report: &audit::Report) -> Vec<String> {
         .findings
         .iter()
         .map(|f| {
-            crate::escape::line(&format!(
+            format!(
                 "{:<7} {}  {}: {} — fix: {}",
                 f.severity.name(),
                 f.id,
                 f.subject(),
                 f.message,
                 f.fix
-            ))
-            .into_owned()
+            )
         })
         .collect();
     let users = if report.users.is_empty() {
@@ -62,22 +65,19 @@ fn human(report: &audit::Report) -> Vec<String> {
     } else {
         report.users.join(", ")
     };
-    out.push(
-        crate::escape::line(&format!(
-            "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
-            report.findings.len(),
-            if report.findings.len() == 1 { "" } else { "s" },
-            report.high,
-            report.medium,
-            report.low,
-            report.info
-        ))
-        .into_owned(),
-    );
+    out.push(format!(
+        "{} finding{}: {} high, {} medium, {} low, {} info (accounts checked: {users})",
+        report.findings.len(),
+        if report.findings.len() == 1 { "" } else { "s" },
+        report.high,
+        report.medium,
+        report.low,
+        report.info
+    ));
     out
 }
 
-pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
+pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<Outcome> {
     for u in users {
         check_user(u)?;
     }
@@ -107,12 +107,86 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
         ctx.invocation(),
     )?;
     drop(key);
-    if ctx.json {
-        super::print_json(&report)?;
-    } else {
-        super::print_text(&(human(&report).join("\n") + "\n"))?;
+    let code = if report.high > 0 { 1 } else { 0 };
+    Ok(Outcome::code(AuditReport::new(&ctx.root, report), code))
+}
+
+/// `audit`'s document: `audit::Report` in the vocabulary (`in_root` beside each finding's
+/// `path`, `stores_in_root` beside its `stores`).
+pub struct AuditReport {
+    report: audit::Report,
+    findings: Vec<FindingDoc>,
+}
+
+#[derive(Serialize)]
+struct FindingDoc {
+    severity: audit::Severity,
+    id: &'static str,
+    user: Option<String>,
+    path: Option<String>,
+    in_root: Option<String>,
+    stores: Vec<String>,
+    stores_in_root: Vec<String>,
+    message: String,
+    fix: String,
+}
+
+#[derive(Serialize)]
+struct AuditView<'a> {
+    root: &'a str,
+    users: &'a [String],
+    cloud_key_checked: bool,
+    findings: &'a [FindingDoc],
+    high: usize,
+    medium: usize,
+    low: usize,
+    info: usize,
+}
+
+impl AuditReport {
+    fn new(root: &Root, report: audit::Report) -> AuditReport {
+        let findings = report
+            .findings
+            .iter()
+            .map(|f| FindingDoc {
+                severity: f.severity,
+                id: f.id,
+                user: f.user.clone(),
+                path: f.path.clone(),
+                in_root: f.path.as_deref().map(|p| in_root(root, p)),
+                stores: f.stores.clone(),
+                stores_in_root: f.stores.iter().map(|p| in_root(root, p)).collect(),
+                message: f.message.clone(),
+                fix: f.fix.clone(),
+            })
+            .collect();
+        AuditReport { report, findings }
     }
-    Ok(if report.high > 0 { 1 } else { 0 })
+}
+
+impl Serialize for AuditReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let r = &self.report;
+        AuditView {
+            root: &r.root,
+            users: &r.users,
+            cloud_key_checked: r.cloud_key_checked,
+            findings: &self.findings,
+            high: r.high,
+            medium: r.medium,
+            low: r.low,
+            info: r.info,
+        }
+        .serialize(s)
+    }
+}
+
+impl Report for AuditReport {
+    fn render_text(&self, out: &mut Text) {
+        for line in human(&self.report) {
+            out.line(line);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
 //! `qrescue info`: model, firmware, architecture, kernel, adapters, serial number and the
 //! credential stores, each value with its source. Read-only; needs no privileges.
 
+use serde::Serialize;
+
+use super::output::{Outcome, Report, Text};
+use super::vocab::{SambaDoc, in_root};
 use crate::context::Context;
 use crate::error::Result;
 use crate::info::{self, Fact, Info};
 use crate::stores::Samba;
+use crate::sys::root::Root;
 
 /// `key:` padded so the values line up.
 fn key(k: &str) -> String {
@@ -85,16 +90,100 @@ pub fn human(info: &Info) -> Vec<String> {
     out
 }
 
-pub fn run(ctx: &Context) -> Result<i32> {
-    let info = info::gather(&ctx.root)?;
-    if ctx.json {
-        super::print_json(&info)?;
-    } else {
-        let lines: Vec<String> = human(&info)
-            .iter()
-            .map(|l| crate::escape::line(l).into_owned())
-            .collect();
-        super::print_text(&(lines.join("\n") + "\n"))?;
+/// `info`'s document: `info::Info` in the vocabulary (`in_root` beside each store's
+/// `path`, `samba` as [`SambaDoc`]).
+pub struct InfoReport {
+    info: Info,
+    stores: Vec<StoreDoc>,
+    samba: SambaDoc,
+}
+
+#[derive(Serialize)]
+struct StoreDoc {
+    kind: crate::stores::Kind,
+    path: String,
+    in_root: String,
+    names: Vec<String>,
+    copy: &'static str,
+    layout: &'static str,
+}
+
+/// The document's keys, in order.
+#[derive(Serialize)]
+struct InfoView<'a> {
+    root: &'a str,
+    qts: bool,
+    model: &'a Fact,
+    internal_model: &'a Fact,
+    server_name: &'a Fact,
+    firmware: &'a info::Firmware,
+    arch: &'a Fact,
+    qpkg_arch: &'a Fact,
+    kernel: &'a Fact,
+    adapters: &'a [info::Adapter],
+    adapters_source: &'a str,
+    serial: &'a Fact,
+    stores: &'a [StoreDoc],
+    samba: &'a SambaDoc,
+    stores_note: Option<&'a str>,
+}
+
+impl Serialize for InfoReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let i = &self.info;
+        InfoView {
+            root: &i.root,
+            qts: i.qts,
+            model: &i.model,
+            internal_model: &i.internal_model,
+            server_name: &i.server_name,
+            firmware: &i.firmware,
+            arch: &i.arch,
+            qpkg_arch: &i.qpkg_arch,
+            kernel: &i.kernel,
+            adapters: &i.adapters,
+            adapters_source: &i.adapters_source,
+            serial: &i.serial,
+            stores: &self.stores,
+            samba: &self.samba,
+            stores_note: i.stores_note.as_deref(),
+        }
+        .serialize(s)
     }
-    Ok(0)
+}
+
+impl InfoReport {
+    fn new(root: &Root, info: Info) -> InfoReport {
+        let stores = info
+            .stores
+            .iter()
+            .map(|s| StoreDoc {
+                kind: s.kind,
+                path: s.path.clone(),
+                in_root: in_root(root, &s.path),
+                names: s.names.clone(),
+                copy: s.copy,
+                layout: s.layout,
+            })
+            .collect();
+        let samba = SambaDoc::new(root, &info.samba, None);
+        InfoReport {
+            info,
+            stores,
+            samba,
+        }
+    }
+}
+
+impl Report for InfoReport {
+    fn render_text(&self, out: &mut Text) {
+        for line in human(&self.info) {
+            out.line(line);
+        }
+    }
+}
+
+pub fn run(ctx: &Context) -> Result<Outcome> {
+    let info = info::gather(&ctx.root)?;
+    Ok(Outcome::ok(InfoReport::new(&ctx.root, info)))
 }

@@ -5,12 +5,16 @@ mod audit_cmd;
 mod backup_cmd;
 mod common;
 mod disks_cmd;
+mod events_cmd;
 mod info_cmd;
+pub mod output;
 mod passwd_cmd;
 mod restore_cmd;
 mod status_cmd;
 mod verify_cmd;
 mod version_cmd;
+pub mod vocab;
+mod watch_cmd;
 
 pub mod password_input;
 
@@ -22,8 +26,6 @@ use clap::{Parser, Subcommand};
 use crate::context::Context;
 use crate::error::{Error, Exit, Result};
 use crate::sys::root::Root;
-
-pub use disks_cmd::{SYS_CLASS_BLOCK, none_found as disks_none_found};
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -48,8 +50,7 @@ a Linux PC, `sudo qrescue disks`, then `sudo qrescue --disk auto passwd`.";
     name = "qrescue",
     version,
     about = "Safe admin password rescue and reset-button watcher for QNAP NAS",
-    after_help = EXIT_CODES,
-    disable_help_subcommand = true
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     /// Treat DIR as / (offline repair of a mounted system partition, tests)
@@ -70,7 +71,7 @@ pub struct Cli {
 pub enum Command {
     /// Account state in every credential store (default USER: admin)
     #[command(
-        after_help = "Example:\n  qrescue status\n  qrescue --root /mnt/sysroot --json status admin"
+        after_help = "Examples:\n  qrescue status\n  qrescue --root /mnt/sysroot --json status admin"
     )]
     Status {
         /// Account name
@@ -83,7 +84,7 @@ pub enum Command {
     Passwd(passwd_cmd::PasswdArgs),
     /// Exit 0 if the password matches every store, 1 if not
     #[command(
-        after_help = "Example:\n  printf '%s\\n' \"$PW\" | qrescue verify admin --password-stdin"
+        after_help = "Examples:\n  printf '%s\\n' \"$PW\" | qrescue verify admin --password-stdin"
     )]
     Verify {
         /// Account name (default: admin)
@@ -93,7 +94,7 @@ pub enum Command {
         password_stdin: bool,
     },
     /// Snapshot all credential files now and print the backup id
-    #[command(after_help = "Example:\n  qrescue backup --reason 'before firmware update'")]
+    #[command(after_help = "Examples:\n  qrescue backup --reason 'before firmware update'")]
     Backup {
         /// Why the backup was taken (stored in its manifest)
         #[arg(long, value_name = "TEXT")]
@@ -103,7 +104,7 @@ pub enum Command {
     #[command(
         after_help = "--prune --keep N removes all but the N newest sets, under the same locks a \
 change takes; the set an unfinished change would roll back from is always kept.\n\n\
-Example:\n  qrescue backups\n  qrescue --json backups\n  qrescue backups --prune --keep 20"
+Examples:\n  qrescue backups\n  qrescue --json backups\n  qrescue backups --prune --keep 20"
     )]
     Backups {
         /// Remove old sets, keeping the --keep N newest
@@ -117,7 +118,7 @@ Example:\n  qrescue backups\n  qrescue --json backups\n  qrescue backups --prune
     #[command(
         after_help = "Whole files also revert other accounts' later changes (a user added since \
 the backup loses its shadow line); --user puts back one account's entries only.\n\n\
-Example:\n  qrescue backups\n  qrescue restore 20261124T214400Z-1234 --dry-run\n  \
+Examples:\n  qrescue backups\n  qrescue restore 20261124T214400Z-1234 --dry-run\n  \
 qrescue restore 20261124T214400Z-1234 --user admin"
     )]
     Restore {
@@ -132,9 +133,9 @@ qrescue restore 20261124T214400Z-1234 --user admin"
         dry_run: bool,
     },
     /// Watch the reset button and journal every press
-    Watch(crate::watch::WatchArgs),
+    Watch(watch_cmd::WatchArgs),
     /// Show the reset-button journal
-    Events(crate::watch::EventsArgs),
+    Events(events_cmd::EventsArgs),
     /// The box: model, firmware, architecture, kernel, adapters, serial, credential stores
     #[command(after_help = "\
 Each value says where it came from; what cannot be found is shown as unknown.
@@ -178,7 +179,7 @@ Examples:
   sudo qrescue --json disks")]
     Disks,
     /// Version and build information (for support requests)
-    #[command(after_help = "Example:\n  qrescue version\n  qrescue --json version")]
+    #[command(after_help = "Examples:\n  qrescue version\n  qrescue --json version")]
     Version,
 }
 
@@ -269,10 +270,10 @@ fn run(cli: Cli) -> Result<i32> {
         });
     }
     if let Command::Version = cli.command {
-        return version_cmd::run(cli.json);
+        return output::finish(cli.json, version_cmd::run()?);
     }
     if let Command::Disks = cli.command {
-        return disks_cmd::run(cli.json);
+        return output::finish(cli.json, disks_cmd::run(cli.json)?);
     }
     let root = match &cli.root {
         Some(dir) => crate::offline::layout::open_root(dir)?,
@@ -285,8 +286,9 @@ fn run(cli: Cli) -> Result<i32> {
     dispatch(&ctx, cli.command)
 }
 
+/// Run the command and print its report: the one place that prints a command's result.
 fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
-    match command {
+    let outcome = match command {
         Command::Status { user } => status_cmd::run(ctx, user.as_deref()),
         Command::Passwd(args) => passwd_cmd::run(ctx, &args),
         Command::Verify {
@@ -301,40 +303,14 @@ fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Restore { id, user, dry_run } => {
             restore_cmd::run(ctx, &id, user.as_deref(), dry_run)
         }
-        Command::Watch(args) => crate::watch::run_watch(ctx, &args),
-        Command::Events(args) => crate::watch::run_events(ctx, &args),
+        // The watcher streams JSON lines (or logs) as it runs: no document at the end.
+        Command::Watch(args) => return watch_cmd::run(ctx, &args),
+        Command::Events(args) => events_cmd::run(ctx, &args),
         Command::Info => info_cmd::run(ctx),
         Command::Audit { users, cloud_key } => audit_cmd::run(ctx, &users, cloud_key),
         Command::Version | Command::Disks => unreachable!("handled before"),
-    }
-}
-
-/// Print a serde value as one JSON document on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)
-        .map_err(|e| Error::io("stdout", std::io::Error::from(e)))?;
-    writeln!(out)
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::io("stdout", e))
-}
-
-/// Print human text on stdout with one write; a closed pipe (`| head`) is an I/O error
-/// (one line, exit 74), not a panic as with `println!`.
-pub fn print_text(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    // Names and values come from the stores: control characters are shown escaped, line by
-    // line, so an account name cannot rewrite the terminal.
-    let shown: String = text
-        .split_inclusive('\n')
-        .map(|l| match l.strip_suffix('\n') {
-            Some(body) => format!("{}\n", crate::escape::line(body)),
-            None => crate::escape::line(l).into_owned(),
-        })
-        .collect();
-    out.write_all(shown.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::io("stdout", e))
+    }?;
+    output::finish(ctx.json, outcome)
 }
 
 /// Default account when none is named (defined in `account`, which `audit` reads too).

@@ -1,8 +1,11 @@
 //! `qrescue passwd`: a new password in every store, in one transaction.
 
 use clap::Args;
+use serde::Serialize;
 
 use super::common::{check_user, open_stores, read_all};
+use super::output::{self, Outcome, Report, Text};
+use super::vocab::{Change, SambaDoc};
 use super::{DEFAULT_USER, password_input};
 use crate::account;
 use crate::context::Context;
@@ -25,7 +28,7 @@ pub struct PasswdArgs {
     /// Hash scheme (default: keep the account's current family; QTS's own empty-salt
     /// MD5-crypt `$1$$…` is kept exactly: the one form proven on the box, but weak)
     #[arg(long, value_enum)]
-    pub scheme: Option<GenScheme>,
+    pub scheme: Option<SchemeArg>,
     /// SHA-crypt rounds (1000 to 999999999; default: keep, or 5000)
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
@@ -45,6 +48,24 @@ pub struct PasswdArgs {
     pub cloud_key: bool,
 }
 
+/// `--scheme`: the command line's names for [`GenScheme`] (clap stays in `cli/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemeArg {
+    Sha512,
+    Sha256,
+    Md5,
+}
+
+impl From<SchemeArg> for GenScheme {
+    fn from(s: SchemeArg) -> GenScheme {
+        match s {
+            SchemeArg::Sha512 => GenScheme::Sha512,
+            SchemeArg::Sha256 => GenScheme::Sha256,
+            SchemeArg::Md5 => GenScheme::Md5,
+        }
+    }
+}
+
 /// Rounds above which a login visibly waits: `--rounds` beyond it warns with the time.
 const ROUNDS_WARN: u32 = 1_000_000;
 
@@ -54,7 +75,7 @@ const ADVISED_LEN: usize = 8;
 /// Length of `--random` passwords (56-character alphabet: about 116 bits).
 const RANDOM_LEN: usize = 20;
 
-pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
+pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<Outcome> {
     let user = args.user.as_deref().unwrap_or(DEFAULT_USER);
     check_user(user)?;
     crate::logging::init(crate::logging::SyslogFacility::LOG_AUTH, false);
@@ -65,7 +86,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     let (mut scheme, mut rounds) = info
         .as_ref()
         .map_or((GenScheme::Sha512, None), hash::keep_family);
-    if let Some(s) = args.scheme {
+    if let Some(s) = args.scheme.map(GenScheme::from) {
         scheme = s;
         if s == GenScheme::Md5 || info.as_ref().and_then(|i| i.rounds).is_none() {
             rounds = None;
@@ -76,10 +97,10 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         && args.rounds.is_none()
         && scheme != GenScheme::Md5
     {
-        eprintln!(
+        output::advise(&format!(
             "qrescue: note: the current hash asks for {r} rounds, above the ceiling of {}: the new one uses the default (--rounds N to choose)",
             hash::VERIFY_ROUNDS_MAX
-        );
+        ));
     }
     if let Some(r) = args.rounds {
         if scheme == GenScheme::Md5 {
@@ -144,20 +165,30 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     let shown_password = args
         .random
         .then(|| String::from_utf8_lossy(password.bytes()).into_owned());
-    let json_doc =
+    let how = NewHash {
+        scheme,
+        rounds,
+        empty_salt,
+    };
+    let report =
         |changed: &[String], skipped: &[String], recovered: &[String], backup: Option<&str>| {
-            serde_json::json!({
-                "user": user,
-                "scheme": scheme,
-                "empty_salt": empty_salt,
-                "changed": changed,
-                "skipped": skipped,
-                "recovered": recovered,
-                "backup": backup,
-                "samba": samba_note,
-                "state": state_note,
-                "password": shown_password,
-            })
+            PasswdReport {
+                user: user.to_string(),
+                dry_run: false,
+                scheme,
+                rounds,
+                empty_salt,
+                changes: Change::list(&ctx.root, &stores, changed),
+                skipped: skipped.to_vec(),
+                recovered: recovered.to_vec(),
+                backup: backup.map(str::to_string),
+                samba: SambaDoc::new(&ctx.root, &stores.samba, samba_note.clone()),
+                state: state_note.clone(),
+                password: shown_password.clone(),
+                described: how.describe(),
+                announced: false,
+                invocation: ctx.invocation().to_string(),
+            }
         };
     let mut announced = false;
     let outcome = txn::run(
@@ -186,26 +217,25 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         |preview| {
             announced = true;
             if ctx.json {
-                return super::print_json(&json_doc(
-                    &preview.changing,
-                    &skipped.borrow(),
-                    preview.recovered,
-                    Some(preview.backup_id),
-                ));
+                return output::emit(
+                    true,
+                    &report(
+                        &preview.changing,
+                        &skipped.borrow(),
+                        preview.recovered,
+                        Some(preview.backup_id),
+                    ),
+                );
             }
-            let mut text = String::new();
-            for r in preview.recovered {
-                text.push_str(&format!("note: {r}\n"));
-            }
-            let b = preview.backup_id;
-            text.push_str(&format!(
-                "Backup: {b} (undo with: {} restore {b})\n",
-                ctx.invocation()
-            ));
-            if let Some(p) = &shown_password {
-                text.push_str(&format!("New password: {p}\n"));
-            }
-            super::print_text(&text)
+            output::emit(
+                false,
+                &Announcement {
+                    recovered: preview.recovered.to_vec(),
+                    backup: preview.backup_id.to_string(),
+                    password: shown_password.clone(),
+                    invocation: ctx.invocation().to_string(),
+                },
+            )
         },
     )?;
     let skipped = skipped.into_inner();
@@ -215,62 +245,135 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         crate::backup::operator(&ctx.root),
         outcome.changed.join(", ")
     );
-    let printed = if ctx.json {
-        if announced {
-            Ok(())
-        } else {
-            super::print_json(&json_doc(
-                &outcome.changed,
-                &skipped,
-                &outcome.recovered,
-                outcome.backup_id.as_deref(),
-            ))
+    let printed_after = Some(format!(
+        "the password of {user} was changed (backup {backup}), but the summary could not be printed"
+    ));
+    if ctx.json && announced {
+        return Ok(Outcome {
+            report: None,
+            code: 0,
+            printed_after,
+        });
+    }
+    let mut done = report(
+        &outcome.changed,
+        &skipped,
+        &outcome.recovered,
+        outcome.backup_id.as_deref(),
+    );
+    done.announced = announced;
+    Ok(Outcome {
+        report: Some(Box::new(done)),
+        code: 0,
+        printed_after,
+    })
+}
+
+/// `passwd`'s document (and `passwd --dry-run`'s, with `"dry_run": true`).
+#[derive(Serialize)]
+pub struct PasswdReport {
+    user: String,
+    dry_run: bool,
+    scheme: GenScheme,
+    rounds: Option<u32>,
+    empty_salt: bool,
+    changes: Vec<Change>,
+    skipped: Vec<String>,
+    recovered: Vec<String>,
+    backup: Option<String>,
+    samba: SambaDoc,
+    state: Option<String>,
+    /// The generated password (`--random`), shown once.
+    password: Option<String>,
+    #[serde(skip)]
+    described: String,
+    /// The backup id (and password) were already shown before the commit.
+    #[serde(skip)]
+    announced: bool,
+    #[serde(skip)]
+    invocation: String,
+}
+
+impl Report for PasswdReport {
+    fn render_text(&self, out: &mut Text) {
+        let user = &self.user;
+        if self.dry_run {
+            let _ = writeln!(
+                out,
+                "Dry run: the password of {user} would be set ({}) in:",
+                self.described
+            );
+            for c in &self.changes {
+                let _ = writeln!(out, "  {}", c.path);
+                let _ = writeln!(out, "    - {}", c.old.as_deref().unwrap_or("?"));
+                let _ = writeln!(out, "    + {}", c.new.as_deref().unwrap_or("?"));
+            }
+            for s in &self.skipped {
+                let _ = writeln!(out, "note: {s}");
+            }
+            if let Some(n) = &self.state {
+                let _ = writeln!(out, "note: {n}");
+            }
+            let _ = writeln!(out, "Nothing was changed.");
+            return;
         }
-    } else {
-        let mut text = String::new();
-        if !announced {
-            for r in &outcome.recovered {
-                text.push_str(&format!("note: {r}\n"));
+        if !self.announced {
+            for r in &self.recovered {
+                let _ = writeln!(out, "note: {r}");
             }
         }
-        text.push_str(&format!(
-            "Password of {user} changed ({}) in:\n",
-            NewHash {
-                scheme,
-                rounds,
-                empty_salt
-            }
-            .describe()
-        ));
-        for c in &outcome.changed {
-            text.push_str(&format!("  {c}\n"));
+        let _ = writeln!(out, "Password of {user} changed ({}) in:", self.described);
+        for c in &self.changes {
+            let _ = writeln!(out, "  {}", c.path);
         }
-        for s in &skipped {
-            text.push_str(&format!("note: {s}\n"));
+        for s in &self.skipped {
+            let _ = writeln!(out, "note: {s}");
         }
-        if let Some(n) = &samba_note {
-            text.push_str(&format!("note: {n}\n"));
+        if let Some(n) = &self.samba.note {
+            let _ = writeln!(out, "note: {n}");
         }
-        if let Some(n) = &state_note {
-            text.push_str(&format!("note: {n}\n"));
+        if let Some(n) = &self.state {
+            let _ = writeln!(out, "note: {n}");
         }
-        if !announced {
-            text.push_str(&format!(
-                "Backup: {backup} (undo with: {} restore {backup})\n",
-                ctx.invocation()
-            ));
-            if let Some(p) = &shown_password {
-                text.push_str(&format!("New password: {p}\n"));
+        if !self.announced {
+            let backup = self.backup.as_deref().unwrap_or("none");
+            let _ = writeln!(
+                out,
+                "Backup: {backup} (undo with: {} restore {backup})",
+                self.invocation
+            );
+            if let Some(p) = &self.password {
+                let _ = writeln!(out, "New password: {p}");
             }
         }
-        super::print_text(&text)
-    };
-    printed.map_err(|e| {
-        e.context(format!(
-            "the password of {user} was changed (backup {backup}), but the summary could not be printed"
-        ))
-    })?;
-    Ok(0)
+    }
+}
+
+/// What `passwd` shows before it commits: the backup to undo with, a generated password.
+#[derive(Serialize)]
+struct Announcement {
+    recovered: Vec<String>,
+    backup: String,
+    password: Option<String>,
+    #[serde(skip)]
+    invocation: String,
+}
+
+impl Report for Announcement {
+    fn render_text(&self, out: &mut Text) {
+        for r in &self.recovered {
+            let _ = writeln!(out, "note: {r}");
+        }
+        let b = &self.backup;
+        let _ = writeln!(
+            out,
+            "Backup: {b} (undo with: {} restore {b})",
+            self.invocation
+        );
+        if let Some(p) = &self.password {
+            let _ = writeln!(out, "New password: {p}");
+        }
+    }
 }
 
 /// The hash a run writes: scheme, rounds, and whether it is QTS's empty-salt MD5-crypt.
@@ -334,7 +437,7 @@ fn dry_run(
     how: &NewHash,
     unlock: bool,
     state_note: Option<&str>,
-) -> Result<i32> {
+) -> Result<Outcome> {
     let (scheme, rounds) = (how.scheme, how.rounds);
     let placeholder_hash = "<new hash>";
     let placeholder_nt = "<new NT hash>";
@@ -374,37 +477,28 @@ fn dry_run(
             }
             f.join(":")
         };
-        changes.push(serde_json::json!({
-            "path": file.display,
-            "kind": file.kind,
-            "old": old_line.as_deref().map(redact),
-            "new": new_line.as_deref().map(redact),
-        }));
+        let mut change = Change::of(&ctx.root, stores, &file.display);
+        change.old = old_line.as_deref().map(redact);
+        change.new = new_line.as_deref().map(redact);
+        changes.push(change);
     }
-    if ctx.json {
-        super::print_json(
-            &serde_json::json!({"dry_run": true, "user": user, "scheme": scheme, "rounds": rounds, "changes": changes, "skipped": skipped, "state": state_note}),
-        )?;
-    } else {
-        let mut text = format!(
-            "Dry run: the password of {user} would be set ({}) in:\n",
-            how.describe()
-        );
-        for c in &changes {
-            text.push_str(&format!("  {}\n", c["path"].as_str().unwrap_or("")));
-            text.push_str(&format!("    - {}\n", c["old"].as_str().unwrap_or("?")));
-            text.push_str(&format!("    + {}\n", c["new"].as_str().unwrap_or("?")));
-        }
-        for s in &skipped {
-            text.push_str(&format!("note: {s}\n"));
-        }
-        if let Some(n) = state_note {
-            text.push_str(&format!("note: {n}\n"));
-        }
-        text.push_str("Nothing was changed.\n");
-        super::print_text(&text)?;
-    }
-    Ok(0)
+    Ok(Outcome::ok(PasswdReport {
+        user: user.to_string(),
+        dry_run: true,
+        scheme,
+        rounds,
+        empty_salt: how.empty_salt,
+        changes,
+        skipped,
+        recovered: Vec::new(),
+        backup: None,
+        samba: SambaDoc::new(&ctx.root, &stores.samba, samba_note(ctx, stores, user)),
+        state: state_note.map(str::to_string),
+        password: None,
+        described: how.describe(),
+        announced: false,
+        invocation: ctx.invocation().to_string(),
+    }))
 }
 
 /// Refuse a factory default of this box (as QTS's own UI does) unless `--allow-default`;
@@ -438,10 +532,10 @@ fn check_new_password(
     }
     let len = password.bytes().len();
     if len < ADVISED_LEN {
-        eprintln!(
+        output::advise(&format!(
             "qrescue: warning: the new password has {len} character{}; {ADVISED_LEN} or more are advised",
             if len == 1 { "" } else { "s" }
-        );
+        ));
     }
     let same = state.stores.iter().any(|st| {
         let Some(stored) = st.fingerprint.as_deref() else {
@@ -457,7 +551,7 @@ fn check_new_password(
         }
     });
     if same {
-        eprintln!("qrescue: warning: the new password is the same as the current one");
+        output::advise("qrescue: warning: the new password is the same as the current one");
     }
     Ok(())
 }
@@ -518,9 +612,9 @@ fn warn_rounds(scheme: GenScheme, rounds: u32) {
         .fold(f64::INFINITY, f64::min);
     let per_round = fastest / f64::from(SAMPLE);
     let estimate = per_round * f64::from(rounds);
-    eprintln!(
+    output::advise(&format!(
         "qrescue: warning: --rounds {rounds}: every login (and every check of this password) will \
          take about {estimate:.1} s on this machine (estimated from qrescue's own timed hash of {SAMPLE} rounds), \
          and longer on a slower NAS"
-    );
+    ));
 }

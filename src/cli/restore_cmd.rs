@@ -5,14 +5,18 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use super::common::{check_user, open_stores};
+use super::output::{self, Outcome, Report, Text};
+use super::vocab::Change;
 use crate::backup;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::restore_user;
 use crate::txn;
 
-pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result<i32> {
+pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result<Outcome> {
     if let Some(u) = user {
         check_user(u)?;
     }
@@ -89,57 +93,34 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
             })
             .collect(),
     };
-    let accounts_list = accounts
-        .iter()
-        .map(restore_user::Entry::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
     let others_list = others
         .iter()
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(", ");
+    let report = |changed: &[String], backup: Option<&str>, recovered: &[String]| RestoreReport {
+        id: id.to_string(),
+        user: user.map(str::to_string),
+        dry_run,
+        changes: Change::list(&ctx.root, &stores, changed),
+        accounts: accounts.iter().map(ToString::to_string).collect(),
+        backup: backup.map(str::to_string),
+        recovered: recovered.to_vec(),
+        others: others_list.clone(),
+        announced: false,
+    };
     if dry_run {
-        let files: Vec<&str> = plan_now
+        let files: Vec<String> = plan_now
             .iter()
-            .map(|(i, _)| stores.files[*i].display.as_str())
+            .map(|(i, _)| stores.files[*i].display.clone())
             .collect();
-        if ctx.json {
-            super::print_json(&serde_json::json!({
-                "dry_run": true, "id": id, "user": user,
-                "would_change": files, "accounts": accounts,
-            }))?;
-        } else {
-            let mut text = format!(
-                "Dry run: restoring {id}{} would change {} file(s):\n",
-                user.map(|u| format!(" for {u}")).unwrap_or_default(),
-                files.len()
-            );
-            for d in &files {
-                text.push_str(&format!("  {d}\n"));
-            }
-            if !accounts.is_empty() {
-                text.push_str(&format!("Entries that would change: {accounts_list}\n"));
-            }
-            if !others.is_empty() {
-                text.push_str(&format!(
-                    "warning: whole files also revert later changes of {others_list}; \
-                     --user NAME restores one account only\n"
-                ));
-            }
-            text.push_str("Nothing was changed.\n");
-            super::print_text(&text)?;
-        }
-        return Ok(0);
+        return Ok(Outcome::ok(report(&files, None, &[])));
     }
     if !others.is_empty() && !ctx.json {
-        eprintln!(
-            "{}",
-            crate::escape::line(&format!(
-                "qrescue: warning: restoring whole files also reverts later changes of {others_list} \
-                 (--user NAME restores one account only)"
-            ))
-        );
+        output::advise(&format!(
+            "qrescue: warning: restoring whole files also reverts later changes of {others_list} \
+             (--user NAME restores one account only)"
+        ));
     }
     let reason = crate::backup::Reason::BeforeRestore {
         id: id.to_string(),
@@ -163,21 +144,23 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
         |preview| {
             announced = true;
             if ctx.json {
-                return super::print_json(
-                    &serde_json::json!({"id": id, "user": user, "changed": preview.changing, "accounts": accounts, "backup": preview.backup_id, "recovered": preview.recovered}),
+                return output::emit(
+                    true,
+                    &report(
+                        &preview.changing,
+                        Some(preview.backup_id),
+                        preview.recovered,
+                    ),
                 );
             }
-            let mut text = String::new();
-            for r in preview.recovered {
-                text.push_str(&format!("note: {r}\n"));
-            }
-            text.push_str(&format!(
-                "The state before the restore is in backup {} (undo with: {} restore {}).\n",
-                preview.backup_id,
-                ctx.invocation(),
-                preview.backup_id
-            ));
-            super::print_text(&text)
+            output::emit(
+                false,
+                &Announcement {
+                    recovered: preview.recovered.to_vec(),
+                    backup: preview.backup_id.to_string(),
+                    invocation: ctx.invocation().to_string(),
+                },
+            )
         },
     )?;
     log::info!(
@@ -187,41 +170,125 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
         outcome.changed.join(", "),
         outcome.backup_id.as_deref().unwrap_or("none")
     );
-    let printed = if ctx.json && announced {
-        Ok(())
-    } else if ctx.json {
-        super::print_json(&serde_json::json!({
-            "id": id, "user": user, "changed": outcome.changed, "accounts": accounts,
-            "backup": outcome.backup_id, "recovered": outcome.recovered,
-        }))
-    } else {
-        let mut text = String::new();
-        if !announced {
-            for r in &outcome.recovered {
-                text.push_str(&format!("note: {r}\n"));
+    let printed_after = Some(format!(
+        "backup {id} was restored (the state before it is in backup {}), but the summary could not be printed",
+        outcome.backup_id.as_deref().unwrap_or("none")
+    ));
+    if ctx.json && announced {
+        return Ok(Outcome {
+            report: None,
+            code: 0,
+            printed_after,
+        });
+    }
+    let mut done = report(
+        &outcome.changed,
+        outcome.backup_id.as_deref(),
+        &outcome.recovered,
+    );
+    done.announced = announced;
+    Ok(Outcome {
+        report: Some(Box::new(done)),
+        code: 0,
+        printed_after,
+    })
+}
+
+/// `restore`'s document (and `restore --dry-run`'s, with `"dry_run": true`).
+#[derive(Serialize)]
+pub struct RestoreReport {
+    id: String,
+    user: Option<String>,
+    dry_run: bool,
+    changes: Vec<Change>,
+    /// Accounts whose entries change (`group NAME` for a group's members).
+    accounts: Vec<String>,
+    backup: Option<String>,
+    recovered: Vec<String>,
+    /// Accounts other than the one the backup was taken for that a whole-file restore
+    /// reverts (text only: the warning).
+    #[serde(skip)]
+    others: String,
+    #[serde(skip)]
+    announced: bool,
+}
+
+impl Report for RestoreReport {
+    fn render_text(&self, out: &mut Text) {
+        let id = &self.id;
+        let for_user = self
+            .user
+            .as_deref()
+            .map(|u| format!(" for {u}"))
+            .unwrap_or_default();
+        if self.dry_run {
+            let _ = writeln!(
+                out,
+                "Dry run: restoring {id}{for_user} would change {} file(s):",
+                self.changes.len()
+            );
+            for c in &self.changes {
+                let _ = writeln!(out, "  {}", c.path);
+            }
+            if !self.accounts.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Entries that would change: {}",
+                    self.accounts.join(", ")
+                );
+            }
+            if !self.others.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "warning: whole files also revert later changes of {}; \
+                     --user NAME restores one account only",
+                    self.others
+                );
+            }
+            let _ = writeln!(out, "Nothing was changed.");
+            return;
+        }
+        if !self.announced {
+            for r in &self.recovered {
+                let _ = writeln!(out, "note: {r}");
             }
         }
-        if outcome.changed.is_empty() {
-            text.push_str(&format!(
-                "Nothing to restore: {} already matches backup {id}.\n",
-                user.map_or("every file".to_string(), |u| format!("{u}'s entries"))
-            ));
+        if self.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "Nothing to restore: {} already matches backup {id}.",
+                self.user
+                    .as_deref()
+                    .map_or("every file".to_string(), |u| format!("{u}'s entries"))
+            );
         } else {
-            text.push_str(&format!(
-                "Restored backup {id}{} into:\n",
-                user.map(|u| format!(" for {u}")).unwrap_or_default()
-            ));
-            for c in &outcome.changed {
-                text.push_str(&format!("  {c}\n"));
+            let _ = writeln!(out, "Restored backup {id}{for_user} into:");
+            for c in &self.changes {
+                let _ = writeln!(out, "  {}", c.path);
             }
         }
-        super::print_text(&text)
-    };
-    printed.map_err(|e| {
-        e.context(format!(
-            "backup {id} was restored (the state before it is in backup {}), but the summary could not be printed",
-            outcome.backup_id.as_deref().unwrap_or("none")
-        ))
-    })?;
-    Ok(0)
+    }
+}
+
+/// What `restore` shows before it commits: the backup of the state before it.
+#[derive(Serialize)]
+struct Announcement {
+    recovered: Vec<String>,
+    backup: String,
+    #[serde(skip)]
+    invocation: String,
+}
+
+impl Report for Announcement {
+    fn render_text(&self, out: &mut Text) {
+        for r in &self.recovered {
+            let _ = writeln!(out, "note: {r}");
+        }
+        let b = &self.backup;
+        let _ = writeln!(
+            out,
+            "The state before the restore is in backup {b} (undo with: {} restore {b}).",
+            self.invocation
+        );
+    }
 }

@@ -176,7 +176,7 @@ pub fn verify(password: &[u8], field: &str) -> Verdict {
 }
 
 /// Schemes qrescue can generate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GenScheme {
     Sha512,

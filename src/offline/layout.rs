@@ -42,11 +42,11 @@ pub fn open_root(dir: &Path) -> Result<Root> {
     match detect(dir)? {
         Layout::SystemRoot => Root::open(dir),
         Layout::SystemPartition => {
-            eprintln!(
+            crate::escape::advise(&format!(
                 "qrescue: {} is a QNAP system partition: using {}",
                 dir.display(),
                 dir.join(CONFIG_DIR).display()
-            );
+            ));
             Root::open_system_partition(dir)
         }
     }

@@ -168,6 +168,28 @@ pub struct Scan {
     pub other: Vec<Other>,
 }
 
+/// Where the kernel lists block devices.
+pub const SYS_CLASS_BLOCK: &str = "/sys/class/block";
+
+/// The exit-66 error when no QNAP system partition was found, naming what was.
+pub fn none_found(found: &Scan) -> Error {
+    let mut msg = format!(
+        "no QNAP system partition on this PC's disks (looked at every block device in \
+         {SYS_CLASS_BLOCK} for an md RAID-1 member, metadata 1.0 or 0.90, holding ext3 with \
+         .config/; attach the NAS's disks, or see README \"Locked out? Start here\")"
+    );
+    if !found.other.is_empty() {
+        msg.push_str("; found ");
+        let list: Vec<String> = found
+            .other
+            .iter()
+            .map(|o| format!("{}: {}", o.device, o.found))
+            .collect();
+        msg.push_str(&list.join("; "));
+    }
+    Error::no_input(msg)
+}
+
 /// Look at every block device (read-only).
 pub fn scan(devices: &[BlockDev]) -> Scan {
     let mut groups: BTreeMap<String, Vec<(Member, Option<ExtFs>)>> = BTreeMap::new();

@@ -22,7 +22,10 @@ use crate::sys::supervise::{self, Ended};
 
 /// One progress line on stderr with the phase's duration.
 fn phase(what: &str, since: Instant) {
-    eprintln!("qrescue: {what} ({:.2} s)", since.elapsed().as_secs_f64());
+    crate::escape::advise(&format!(
+        "qrescue: {what} ({:.2} s)",
+        since.elapsed().as_secs_f64()
+    ));
 }
 
 /// The array the `--disk` arguments name, and the member devices of it to use.
@@ -33,7 +36,7 @@ fn select(found: &Scan, disks: &[String]) -> Result<(SystemArray, Vec<PathBuf>)>
             return Err(Error::usage("--disk auto takes no other --disk"));
         }
         return match found.arrays.as_slice() {
-            [] => Err(crate::cli::disks_none_found(found)),
+            [] => Err(scan::none_found(found)),
             [a] => Ok((
                 a.clone(),
                 a.members.iter().map(|m| m.node.clone()).collect(),
@@ -117,7 +120,7 @@ pub fn run_on_disks(
         ));
     }
     let exe = assemble::find_mdadm()?;
-    let devices = scan::block_devices(Path::new(crate::cli::SYS_CLASS_BLOCK))?;
+    let devices = scan::block_devices(Path::new(scan::SYS_CLASS_BLOCK))?;
     let found = scan::scan(&devices);
     let (array, members) = select(&found, disks)?;
     // From here on SIGINT/SIGTERM/SIGHUP do not end qrescue before it has released the array.
@@ -181,7 +184,9 @@ fn take_array(exe: &Path, array: &SystemArray, members: &[PathBuf], write: bool)
                 t,
             );
         } else {
-            eprintln!("qrescue: using /dev/{md}, which this PC had already assembled");
+            crate::escape::advise(&format!(
+                "qrescue: using /dev/{md}, which this PC had already assembled"
+            ));
         }
         return Ok(held);
     }
@@ -296,7 +301,7 @@ fn mount_and_run(
         match outcome {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("qrescue: {}", e);
+                crate::escape::advise(&format!("qrescue: {e}"));
                 e.exit().code()
             }
         }

@@ -1,4 +1,5 @@
-//! The reset-button watcher (`qrescue watch`) and its journal (`qrescue events`).
+//! The reset-button watcher (`qrescue watch`) and its journal (`qrescue events`); the
+//! command line of both is in `cli/` (`watch_cmd`, `events_cmd`).
 //!
 //! Sources: evdev (`--device`, or found by the key it reports), a GPIO line (`--gpio`), a
 //! recorded capture or FIFO (`--replay`). See docs/watcher.md.
@@ -6,7 +7,6 @@
 pub mod classify;
 pub mod daemon;
 pub mod evdev;
-pub mod events_cmd;
 pub mod gpio;
 pub mod journal;
 pub mod polled;
@@ -19,7 +19,6 @@ pub mod term;
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signalfd::SignalFd;
@@ -31,70 +30,42 @@ use daemon::{End, Watcher};
 use journal::Journal;
 use source::{Source, SourceKind};
 
-pub use events_cmd::{EventsArgs, run_events};
+/// Where input devices are found.
+pub const INPUT_DIR: &str = "/dev/input";
 
-const INPUT_DIR: &str = "/dev/input";
-
-#[derive(Debug, Args)]
-#[command(after_help = "\
-Examples:
-  qrescue watch --foreground                 # find the reset key's input device
-  qrescue watch --device /dev/input/event0 --key KEY_RESTART
-  qrescue watch --gpio gpiochip0:17:active-low
-  qrescue watch --replay capture.bin         # a `cat /dev/input/eventN` capture
-  qrescue watch --on-hold 'logger \"reset button: $QRESCUE_CLASS $QRESCUE_HELD_MS ms\"'
-
-Replays (--replay) go to --journal FILE or stdout (JSON lines), never to the journal.
-Holds: short < 3 s <= basic-reset < 10 s <= advanced-reset (what QTS does on release).
-Every hold, and each threshold as it is crossed, is fsynced to the journal
-(/etc/config/qrescue/button.jsonl on QTS) and sent to syslog. Device paths are the
-running system's, also with --root (which only places the journal).")]
-pub struct WatchArgs {
+/// What `watch` is asked to do (filled in from the command line by the watch command).
+#[derive(Debug, Clone)]
+pub struct Options {
     /// Input device to read (/dev/input/eventN)
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["gpio", "replay"])]
     pub device: Option<PathBuf>,
     /// GPIO line: CHIP:LINE[:active-low] (chip gpiochipN, line offset or name) or sysfs:N
-    #[arg(long, value_name = "CHIP:LINE", conflicts_with = "replay")]
     pub gpio: Option<String>,
     /// With --gpio sysfs:N: read the line's value file every MS milliseconds (read-only, for
     /// a line only the firmware reads; never exported or reconfigured). Off unless given
-    #[arg(long, value_name = "MS")]
     pub poll_ms: Option<u64>,
     /// Replay recorded input_event records from FILE (or a FIFO) in this binary's layout
-    #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// Where replay records go (appended, created 0600); without it, stdout as JSON lines.
     /// A replay never writes the box's journal unless it is named here.
-    #[arg(long, value_name = "FILE", requires = "replay")]
     pub journal: Option<PathBuf>,
     /// Key code of the reset button: a number (408, 0x198) or KEY_RESTART, BTN_2, ...
-    /// [default: KEY_RESTART; found automatically: qnap8528's BTN_2, then KEY_RESTART]
-    #[arg(long, value_name = "CODE")]
     pub key: Option<String>,
     /// Command run by /bin/sh after each classified hold (QRESCUE_CLASS, QRESCUE_HELD_MS set)
-    #[arg(long, value_name = "CMD")]
     pub on_hold: Option<String>,
     /// Do not watch the credential stores (on by default, except for a replay)
-    #[arg(long)]
     pub no_stores: bool,
     /// Stay attached to the terminal and echo log records to stderr
-    #[arg(long)]
     pub foreground: bool,
     /// Hold length of a basic reset, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub basic_ms: u64,
     /// Hold length of an advanced reset, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub advanced_ms: u64,
     /// Contact bounces shorter than this are ignored, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 30)]
     pub debounce_ms: u64,
     /// Rotate the journal when it would exceed this size
-    #[arg(long, value_name = "BYTES", default_value_t = journal::DEFAULT_MAX_BYTES, hide = true)]
     pub journal_max_bytes: u64,
     /// Where auto-detection looks for input devices (tests point it at an empty directory,
     /// so they do not depend on the host's devices)
-    #[arg(long, value_name = "DIR", default_value = INPUT_DIR, hide = true)]
     pub input_dir: PathBuf,
 }
 
@@ -261,7 +232,7 @@ impl Status {
     }
 }
 
-pub fn run_watch(ctx: &Context, args: &WatchArgs) -> Result<i32> {
+pub fn run_watch(ctx: &Context, args: &Options) -> Result<i32> {
     crate::logging::init(crate::logging::SyslogFacility::LOG_DAEMON, args.foreground);
     let asked_key = match &args.key {
         Some(k) => Some(parse_key(k).ok_or_else(|| {
