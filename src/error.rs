@@ -81,7 +81,8 @@ impl Error {
         let err: io::Error = err.into();
         let exit = match err.kind() {
             io::ErrorKind::PermissionDenied => Exit::NoPerm,
-            _ if err.raw_os_error() == Some(nix::libc::EPERM) => Exit::NoPerm,
+            // EPERM (1): an operation not permitted, whatever the kind says.
+            _ if err.raw_os_error() == Some(1) => Exit::NoPerm,
             _ => Exit::IoErr,
         };
         Error::new(exit, format!("{what}: {}", describe_io(&err)))
@@ -109,9 +110,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl From<nix::Error> for Error {
-    fn from(e: nix::Error) -> Self {
-        Error::io("system call", io::Error::from(e))
-    }
-}

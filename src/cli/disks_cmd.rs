@@ -5,8 +5,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use nix::unistd::Uid;
-
 use crate::error::{Error, Result};
 use crate::offline::scan::{self, Scan};
 
@@ -16,7 +14,7 @@ pub const SYS_CLASS_BLOCK: &str = "/sys/class/block";
 /// Scan the PC's disks: every QNAP system RAID found, with the box's files read when they
 /// can be read without writing. No system partition at all is exit 66.
 pub fn find() -> Result<Scan> {
-    if !Uid::effective().is_root() {
+    if !crate::sys::proc::is_root() {
         return Err(Error::perm(
             "disks reads the disks' superblocks: run it as root (sudo qrescue disks)",
         ));
