@@ -52,6 +52,8 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== shellcheck"
 need shellcheck shellcheck
 shellcheck -x scripts/*.sh cross/targets.sh .ci/run tests/qpkg/run.sh
+echo "== layers (nix, libc and unsafe only under src/sys/)"
+scripts/check-layers.sh
 echo "== cargo test"
 cargo test --locked --all-targets
 
