@@ -52,6 +52,8 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== shellcheck"
 need shellcheck shellcheck
 shellcheck -x scripts/*.sh cross/targets.sh .ci/run tests/qpkg/run.sh
+echo "== layers (nix, libc and unsafe only under src/sys/)"
+scripts/check-layers.sh
 echo "== cargo test (with the ignored tests: peers, oracles, strace faults, root-only)"
 # Plain `cargo test` is hermetic (no root, no strace, Samba, PAM tools, busybox, openssl,
 # python3 or qemu); the tests that need one are #[ignore = "needs …"], and run here.

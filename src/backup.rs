@@ -3,28 +3,23 @@
 //! path, sha256, size, mode and owner. The manifest is written last (temp + rename), so a
 //! set without one is incomplete and never restored from.
 //!
-//! The state directory and everything below it must be real directories owned by the user
-//! running qrescue and not writable by others: a symlink planted there (say, to `/`) is
-//! refused, never followed.
+//! Everything below the state directory is checked as it is ([`safe_subdir`]): a symlink
+//! planted there (say, to `/`) is refused, never followed.
 
-use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::io::Read;
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, renameat};
-use nix::sys::stat::{Mode, fstat, mkdirat};
-use nix::unistd::{Uid, fsync};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::paths::state_dir;
+use crate::paths::StateDir;
+use crate::paths::safe_subdir;
 use crate::stores::{Kind, StoreFile};
+use crate::sys::Errno;
 use crate::sys::atomic::Meta;
+use crate::sys::dir::Dir;
+use crate::sys::proc;
 use crate::sys::root::Root;
 
 mod problem;
@@ -63,87 +58,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// qrescue's state directory, opened and checked.
-#[derive(Debug)]
-pub struct StateDir {
-    pub fd: OwnedFd,
-    pub real: PathBuf,
-    pub display: String,
-}
-
-/// Open (or create) a directory entry `name` under `parent` without following a symlink,
-/// and check it is ours and not writable by others.
-fn safe_subdir(
-    parent: &OwnedFd,
-    name: &str,
-    display: &str,
-    create: bool,
-) -> Result<Option<OwnedFd>> {
-    if create {
-        match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(Error::io(display, e)),
-        }
-    }
-    let fd = match openat(
-        parent,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) if !create => return Ok(None),
-        Err(Errno::ELOOP | Errno::ENOTDIR) => {
-            return Err(Error::perm(format!(
-                "{display} is a symlink or not a directory: refusing to use it for backups"
-            )));
-        }
-        Err(e) => return Err(Error::io(display, e)),
-    };
-    let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
-    let me = Uid::effective().as_raw();
-    if st.st_uid != me && st.st_uid != 0 {
-        return Err(Error::perm(format!(
-            "{display} is owned by uid {}, not by us: refusing it",
-            st.st_uid
-        )));
-    }
-    if st.st_mode & 0o022 != 0 {
-        return Err(Error::perm(format!(
-            "{display} is writable by others (mode {:o}): refusing it",
-            st.st_mode & 0o7777
-        )));
-    }
-    Ok(Some(fd))
-}
-
 impl StateDir {
-    /// Open qrescue's state directory; `create` makes it (0700) when missing. `Ok(None)`
-    /// when it does not exist and `create` is false.
-    pub fn open(root: &Root, create: bool) -> Result<Option<StateDir>> {
-        let logical = state_dir(root)?;
-        let (parent, name) = logical.rsplit_once('/').expect("absolute");
-        let parent_fd = if create {
-            root.create_dir_all(parent, Mode::from_bits_truncate(0o755))?
-        } else {
-            match root.try_resolve(parent)? {
-                Some(r) if r.stat.is_some() => root.open_dir(parent)?,
-                _ => return Ok(None),
-            }
-        };
-        let real = parent_fd.1.join(name);
-        let display = root.display(&real);
-        Ok(
-            safe_subdir(&parent_fd.0, name, &display, create)?.map(|fd| StateDir {
-                fd,
-                real,
-                display,
-            }),
-        )
-    }
-
     /// The `backups` directory.
-    fn backups(&self, create: bool) -> Result<Option<(OwnedFd, String)>> {
+    fn backups(&self, create: bool) -> Result<Option<(Dir, String)>> {
         let display = format!("{}/backups", self.display);
         Ok(safe_subdir(&self.fd, "backups", &display, create)?.map(|fd| (fd, display)))
     }
@@ -163,27 +80,16 @@ pub fn operator(root: &Root) -> String {
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .filter(|&u| u != u32::MAX);
-    let uid = login.unwrap_or_else(|| Uid::effective().as_raw());
+    let uid = login.unwrap_or_else(proc::euid);
     if !root.is_host() {
         return format!("uid {uid}");
     }
-    match nix::unistd::User::from_uid(Uid::from_raw(uid)) {
-        Ok(Some(u)) => u.name,
-        _ => format!("uid {uid}"),
-    }
+    proc::user_name(uid).unwrap_or_else(|| format!("uid {uid}"))
 }
 
-fn write_new(dir: &OwnedFd, name: &str, bytes: &[u8], display: &str) -> Result<()> {
-    let fd = openat(
-        dir,
-        name,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(display, e))?;
-    let mut f = File::from(fd);
-    f.write_all(bytes).map_err(|e| Error::io(display, e))?;
-    fsync(f.as_fd()).map_err(|e| Error::io(display, e))
+fn write_new(dir: &Dir, name: &str, bytes: &[u8], display: &str) -> Result<()> {
+    dir.write_new(name, bytes)
+        .map_err(|e| Error::io(display, e))
 }
 
 /// A file's content to put in a backup.
@@ -202,7 +108,7 @@ pub fn create(root: &Root, reason: &Reason, snapshots: &[Snapshot<'_>]) -> Resul
     let mut id = base.clone();
     let mut n = 1;
     loop {
-        match mkdirat(&backups, id.as_str(), Mode::from_bits_truncate(0o700)) {
+        match backups.mkdir(id.as_str(), 0o700) {
             Ok(()) => break,
             Err(Errno::EEXIST) => {
                 n += 1;
@@ -233,7 +139,7 @@ struct About<'a> {
 }
 
 fn fill(
-    backups: &OwnedFd,
+    backups: &Dir,
     bdisplay: &str,
     id: &str,
     ddisplay: &str,
@@ -283,10 +189,10 @@ fn fill(
         &json,
         &format!("{ddisplay}/manifest.json.tmp"),
     )?;
-    renameat(&dir, "manifest.json.tmp", &dir, "manifest.json")
+    dir.rename("manifest.json.tmp", "manifest.json")
         .map_err(|e| Error::io(ddisplay, e))?;
-    fsync(&dir).map_err(|e| Error::io(ddisplay, e))?;
-    fsync(backups).map_err(|e| Error::io(bdisplay, e))?;
+    dir.sync().map_err(|e| Error::io(ddisplay, e))?;
+    backups.sync().map_err(|e| Error::io(bdisplay, e))?;
     Ok(manifest)
 }
 
@@ -301,15 +207,9 @@ pub struct Listed {
     pub problems: Vec<Problem>,
 }
 
-fn read_all(dir: &OwnedFd, name: &str) -> std::io::Result<Vec<u8>> {
-    let fd = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
+fn read_all(dir: &Dir, name: &str) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    File::from(fd).read_to_end(&mut buf)?;
+    dir.open_read(name)?.read_to_end(&mut buf)?;
     Ok(buf)
 }
 
@@ -323,7 +223,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// Check one set; with `load`, also return the files' contents.
-fn examine(backups: &OwnedFd, bdisplay: &str, id: &str, load: bool) -> (Listed, Vec<Vec<u8>>) {
+fn examine(backups: &Dir, bdisplay: &str, id: &str, load: bool) -> (Listed, Vec<Vec<u8>>) {
     let mut listed = Listed {
         id: id.to_string(),
         manifest: None,
@@ -397,12 +297,7 @@ pub fn list(root: &Root) -> Result<Vec<Listed>> {
         return Ok(Vec::new());
     };
     let mut ids: Vec<String> = Vec::new();
-    let dir = nix::dir::Dir::from_fd(backups.try_clone().map_err(|e| Error::io(&bdisplay, e))?)
-        .map_err(|e| Error::io(&bdisplay, e))?;
-    for entry in dir.into_iter().flatten() {
-        let name = OsStr::new(std::str::from_utf8(entry.file_name().to_bytes()).unwrap_or("."))
-            .to_string_lossy()
-            .into_owned();
+    for name in backups.entries().map_err(|e| Error::io(&bdisplay, e))? {
         if valid_id(&name) {
             ids.push(name);
         }
@@ -453,28 +348,18 @@ pub fn load(root: &Root, id: &str) -> Result<(Manifest, Vec<Vec<u8>>)> {
 }
 
 /// Remove a backup directory and its files (best effort).
-fn remove_set(backups: &OwnedFd, id: &str) {
+fn remove_set(backups: &Dir, id: &str) {
     if let Ok(Some(dir)) = safe_subdir(backups, id, id, false) {
-        if let Ok(listing) = nix::dir::Dir::from_fd(dir.try_clone().unwrap_or(dir)) {
-            let names: Vec<String> = listing
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
-                .filter(|n| n != "." && n != "..")
-                .collect();
+        if let Ok(names) = dir.entries() {
             if let Ok(Some(d)) = safe_subdir(backups, id, id, false) {
                 for n in names {
-                    let _ = nix::unistd::unlinkat(
-                        &d,
-                        n.as_str(),
-                        nix::unistd::UnlinkatFlags::NoRemoveDir,
-                    );
+                    let _ = d.unlink(n.as_str());
                 }
             }
         }
     }
-    let _ = nix::unistd::unlinkat(backups, id, nix::unistd::UnlinkatFlags::RemoveDir);
-    let _ = fsync(backups);
+    let _ = backups.rmdir(id);
+    let _ = backups.sync();
 }
 
 /// Remove sets without a manifest: a backup is only ever written with the locks held, so
@@ -507,7 +392,7 @@ pub fn remove_incomplete(root: &Root) -> Result<Vec<String>> {
 
 /// Remove one set qrescue wrote, proven by its manifest: only `manifest.json` and the files
 /// it names are unlinked, then the directory (left, and said, when anything else is in it).
-fn remove_own_set(backups: &OwnedFd, bdisplay: &str, manifest: &Manifest) -> Result<()> {
+fn remove_own_set(backups: &Dir, bdisplay: &str, manifest: &Manifest) -> Result<()> {
     let id = manifest.id.as_str();
     let shown = format!("{bdisplay}/{id}");
     let Some(dir) = safe_subdir(backups, id, &shown, false)? else {
@@ -517,26 +402,18 @@ fn remove_own_set(backups: &OwnedFd, bdisplay: &str, manifest: &Manifest) -> Res
         if f.stored_as.contains('/') || f.stored_as.starts_with('.') || f.stored_as.is_empty() {
             continue;
         }
-        match nix::unistd::unlinkat(
-            &dir,
-            f.stored_as.as_str(),
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        ) {
+        match dir.unlink(f.stored_as.as_str()) {
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(Error::io(format!("{shown}/{}", f.stored_as), e)),
         }
     }
     // The manifest last: a set interrupted here is an incomplete set, removed as such later.
-    match nix::unistd::unlinkat(
-        &dir,
-        "manifest.json",
-        nix::unistd::UnlinkatFlags::NoRemoveDir,
-    ) {
+    match dir.unlink("manifest.json") {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(Error::io(format!("{shown}/manifest.json"), e)),
     }
-    fsync(&dir).map_err(|e| Error::io(&shown, e))?;
-    match nix::unistd::unlinkat(backups, id, nix::unistd::UnlinkatFlags::RemoveDir) {
+    dir.sync().map_err(|e| Error::io(&shown, e))?;
+    match backups.rmdir(id) {
         Ok(()) => {}
         Err(Errno::ENOTEMPTY | Errno::EEXIST) => {
             return Err(Error::data(format!(
@@ -545,7 +422,7 @@ fn remove_own_set(backups: &OwnedFd, bdisplay: &str, manifest: &Manifest) -> Res
         }
         Err(e) => return Err(Error::io(&shown, e)),
     }
-    fsync(backups).map_err(|e| Error::io(bdisplay, e))
+    backups.sync().map_err(|e| Error::io(bdisplay, e))
 }
 
 /// Keep the `keep` newest sets (by creation time) and remove the older ones. Only sets with a

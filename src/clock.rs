@@ -1,5 +1,6 @@
 //! Wall-clock helpers without a date crate: Unix time, days since the epoch (the shadow
-//! "last change" unit), RFC 3339 UTC formatting and parsing (civil-from-days algorithm).
+//! "last change" unit), RFC 3339 UTC formatting and parsing (civil-from-days algorithm), and
+//! the monotonic clock the button watcher measures holds with.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,6 +10,20 @@ pub fn now_unix() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// CLOCK_MONOTONIC now, in nanoseconds: the button watcher's time base (the kernel stamps
+/// input and GPIO events with it; it never jumps with the wall clock).
+pub fn mono_ns() -> u64 {
+    crate::sys::clock::monotonic_ns()
 }
 
 /// Days since 1970-01-01, as shadow's "last change" field counts them.
@@ -76,36 +91,8 @@ pub fn local_ms(unix_ms: u64) -> String {
     }
 }
 
-type LocalParts = (i64, i32, i32, i32, i32, i32, i64);
-
-#[cfg(target_pointer_width = "64")]
-#[allow(deprecated)] // libc's musl time_t alias: 64-bit on every 64-bit target
-fn local_parts(unix: u64) -> Option<LocalParts> {
-    use nix::libc;
-    let t = unix as libc::time_t;
-    // SAFETY: `tm` is plain data (a null `tm_zone` pointer is valid) that localtime_r fills
-    // (reading TZ on first use); it gets valid pointers to locals that outlive the call.
-    let (ok, tm) = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        let ok = !libc::localtime_r(&t, &mut tm).is_null();
-        (ok, tm)
-    };
-    ok.then(|| {
-        (
-            tm.tm_year as i64 + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday,
-            tm.tm_hour,
-            tm.tm_min,
-            tm.tm_sec,
-            tm.tm_gmtoff,
-        )
-    })
-}
-
-#[cfg(not(target_pointer_width = "64"))]
-fn local_parts(_unix: u64) -> Option<LocalParts> {
-    None
+fn local_parts(unix: u64) -> Option<crate::sys::clock::LocalParts> {
+    crate::sys::clock::local_parts(unix)
 }
 
 /// `2026-11-24` for a day number (shadow's last change).

@@ -245,13 +245,11 @@ fn sys_adapters(root: &Root) -> (Vec<Adapter>, String) {
         Err(e) => return (Vec::new(), format!("no adapters: {}", e)),
     };
     let net_display = root.display(&real);
-    let Ok(listing) = nix::dir::Dir::from_fd(dir) else {
+    let Ok(listing) = crate::sys::dir::Dir::from(dir).into_entries() else {
         return (Vec::new(), format!("{net_display}: cannot be listed"));
     };
     let mut names: Vec<String> = listing
         .into_iter()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
         .filter(|n| !n.starts_with('.') && n != "lo")
         .collect();
     names.sort();
@@ -292,22 +290,15 @@ fn is_mac(s: &str) -> bool {
 /// CPU architecture: `uname` on the live system, else the ELF header of the root's shell.
 fn arch(root: &Root) -> (Fact, Fact, Fact) {
     if root.is_host() {
-        let u = nix::sys::utsname::uname();
+        let u = crate::sys::proc::uname();
         return match u {
             Ok(u) => {
-                let machine = u.machine().to_string_lossy().into_owned();
+                let machine = u.machine.clone();
                 let qpkg = match qpkg_arch(&machine) {
                     Some(q) => Fact::known(q, format!("QDK name for {machine}")),
                     None => Fact::unknown(format!("no QNAP package arch for {machine}")),
                 };
-                let kernel = Fact::known(
-                    format!(
-                        "{} {}",
-                        u.release().to_string_lossy(),
-                        u.version().to_string_lossy()
-                    ),
-                    "uname",
-                );
+                let kernel = Fact::known(format!("{} {}", u.release, u.version), "uname");
                 (Fact::known(machine, "uname"), qpkg, kernel)
             }
             Err(e) => {

@@ -11,16 +11,14 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{Mode, fstat, fstatat};
-use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::Serialize;
 
 use crate::stores::Stores;
+use crate::sys::dir::Dir;
+use crate::sys::fs::{Mode, OFlag, fstat};
 use crate::sys::regular;
 use crate::sys::root::Root;
 
@@ -70,7 +68,7 @@ enum PidFile {
 
 /// Open a regular file without following a symlink, without blocking on a FIFO and without
 /// opening a device (`sys::regular`). `Err(true)`: something other than a regular file is there.
-fn open_regular(dir: &OwnedFd, name: &str) -> Result<(File, i64), bool> {
+fn open_regular(dir: &Dir, name: &str) -> Result<(File, i64), bool> {
     match regular::open(dir, name.as_ref(), OFlag::O_RDONLY, Mode::empty(), name) {
         Ok(fd) => {
             let size = fstat(&fd).map_err(|_| false)?.st_size;
@@ -84,7 +82,7 @@ fn open_regular(dir: &OwnedFd, name: &str) -> Result<(File, i64), bool> {
 /// Classify `name` as a commonio lock file: a regular file of a few bytes holding exactly a
 /// decimal pid (a final newline tolerated), `expected` when the name carries one; for
 /// `NAME.PID`, also an empty file (its writer was killed between creating and writing it).
-fn pid_file(dir: &OwnedFd, name: &str, expected: Option<i32>, max: i32) -> PidFile {
+fn pid_file(dir: &Dir, name: &str, expected: Option<i32>, max: i32) -> PidFile {
     let (f, size) = match open_regular(dir, name) {
         Ok(opened) => opened,
         Err(true) => return PidFile::NotRegular,
@@ -108,9 +106,10 @@ fn pid_file(dir: &OwnedFd, name: &str, expected: Option<i32>, max: i32) -> PidFi
     if expected.is_some_and(|e| e != pid) {
         return PidFile::Foreign;
     }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
-        Err(nix::errno::Errno::ESRCH) => PidFile::Dead(pid),
-        _ => PidFile::Alive(pid),
+    if crate::sys::proc::alive(pid) {
+        PidFile::Alive(pid)
+    } else {
+        PidFile::Dead(pid)
     }
 }
 
@@ -128,7 +127,7 @@ fn parse_pid(digits: &[u8], max: i32) -> Option<i32> {
 }
 
 /// Bytes of a regular file, if it is one and not huge.
-fn contents(dir: &OwnedFd, name: &str) -> Option<Vec<u8>> {
+fn contents(dir: &Dir, name: &str) -> Option<Vec<u8>> {
     let (mut f, size) = open_regular(dir, name).ok()?;
     if size > TEMP_COMPARE_MAX {
         return None;
@@ -140,7 +139,7 @@ fn contents(dir: &OwnedFd, name: &str) -> Option<Vec<u8>> {
 
 /// Whether removing the temp file `NAME+` loses nothing: it is empty, or holds exactly what
 /// `NAME` or `NAME-` holds.
-fn temp_is_redundant(dir: &OwnedFd, base: &str, temp: &str) -> bool {
+fn temp_is_redundant(dir: &Dir, base: &str, temp: &str) -> bool {
     let Some(t) = contents(dir, temp) else {
         return false;
     };
@@ -167,19 +166,15 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
         let Ok((dir, real_dir)) = root.open_dir(parent) else {
             continue;
         };
+        let dir = Dir::from(dir);
         if !seen.insert((real_dir.clone(), base.to_string())) {
             continue;
         }
-        let Ok(listing) = nix::dir::Dir::from_fd(match dir.try_clone() {
-            Ok(d) => d,
-            Err(_) => continue,
-        }) else {
+        let Ok(listing) = dir.entries() else {
             continue;
         };
-        for entry in listing.into_iter().flatten() {
-            let Ok(ename) = entry.file_name().to_str() else {
-                continue;
-            };
+        for ename in &listing {
+            let ename = ename.as_str();
             let Some(rest) = ename.strip_prefix(base) else {
                 continue;
             };
@@ -201,7 +196,8 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
                     ),
                 },
                 "+" => {
-                    let old = fstatat(&dir, ename, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    let old = dir
+                        .stat_at(ename)
                         .ok()
                         .and_then(|st| {
                             let m = SystemTime::UNIX_EPOCH
@@ -242,8 +238,7 @@ pub fn sweep(root: &Root, stores: &Stores, clean: bool) -> Vec<Leftover> {
                 }
                 _ => continue,
             };
-            let removed =
-                clean && stale && unlinkat(&dir, ename, UnlinkatFlags::NoRemoveDir).is_ok();
+            let removed = clean && stale && dir.unlink(ename).is_ok();
             if removed {
                 log::warn!("removed stale {display} ({what})");
             }

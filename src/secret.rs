@@ -68,7 +68,9 @@ pub fn random(len: usize) -> Result<Password> {
         getrandom::fill(&mut pool[..]).map_err(|e| {
             Error::io(
                 "random source",
-                std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(nix::libc::EIO)),
+                std::io::Error::from_raw_os_error(
+                    e.raw_os_error().unwrap_or(crate::sys::Errno::EIO as i32),
+                ),
             )
         })?;
         for &b in pool.iter() {

@@ -279,7 +279,7 @@ impl Stores {
 /// The directory entry a resolved path names: (device, inode) of its directory, and its name.
 #[allow(clippy::unnecessary_cast)] // dev_t/ino_t widths differ between libcs
 fn entry_of(res: &Resolved) -> (Option<(u64, u64)>, std::ffi::OsString) {
-    let dir = nix::sys::stat::fstat(res.dir_fd())
+    let dir = crate::sys::fs::fstat(res.dir_fd())
         .ok()
         .map(|st| (st.st_dev as u64, st.st_ino as u64));
     (dir, res.name.clone())
@@ -292,9 +292,8 @@ fn name_exists(root: &Root, logical: &str) -> bool {
     let (Some(parent), Some(base)) = (p.parent().and_then(|p| p.to_str()), p.file_name()) else {
         return false;
     };
-    root.open_dir(parent).is_ok_and(|(dir, _)| {
-        nix::sys::stat::fstatat(&dir, base, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
-    })
+    root.open_dir(parent)
+        .is_ok_and(|(dir, _)| crate::sys::dir::Dir::from(dir).has(base))
 }
 
 /// QTS's Samba password file, where QTS's Samba build keeps it.

@@ -17,19 +17,15 @@
 //! - what the owner must see (backup id, a generated password) is shown before the first
 //!   rename: if it cannot be written, nothing changes.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Read;
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, renameat};
-use nix::sys::stat::Mode;
-use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
+use crate::sys::Errno;
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{self, Manifest, Snapshot, StateDir, sha256_hex};
+use crate::backup::{self, Manifest, Snapshot, sha256_hex};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::paths::StateDir;
 use crate::stores::{StoreFile, Stores};
 use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
 use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
@@ -407,7 +403,7 @@ const INTENT_TMP: &str = "txn.json.tmp";
 fn write_intent(state: &StateDir, intent: &Intent) -> Result<()> {
     let r = write_intent_file(state, intent);
     if r.is_err() {
-        let _ = unlinkat(&state.fd, INTENT_TMP, UnlinkatFlags::NoRemoveDir);
+        let _ = state.fd.unlink(INTENT_TMP);
         clear_intent(state);
     }
     r
@@ -416,31 +412,26 @@ fn write_intent(state: &StateDir, intent: &Intent) -> Result<()> {
 fn write_intent_file(state: &StateDir, intent: &Intent) -> Result<()> {
     let tmp = INTENT_TMP;
     let display = format!("{}/{INTENT}", state.display);
-    let _ = unlinkat(&state.fd, tmp, UnlinkatFlags::NoRemoveDir);
-    let fd = openat(
-        &state.fd,
-        tmp,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(&display, e))?;
-    let mut f = File::from(fd);
-    f.write_all(&serde_json::to_vec(intent).expect("intent serialises"))
-        .map_err(|e| Error::io(&display, e))?;
-    fsync(f.as_fd()).map_err(|e| Error::io(&display, e))?;
-    renameat(&state.fd, tmp, &state.fd, INTENT).map_err(|e| Error::io(&display, e))?;
-    fsync(&state.fd).map_err(|e| Error::io(&display, e))
+    let _ = state.fd.unlink(tmp);
+    let bytes = serde_json::to_vec(intent).expect("intent serialises");
+    state
+        .fd
+        .replace(tmp.as_ref(), INTENT.as_ref(), &bytes)
+        .map_err(|e| Error::io(&display, e))
 }
 
 fn remove_intent(state: &StateDir) -> Result<()> {
     let display = format!("{}/{INTENT}", state.display);
-    unlinkat(&state.fd, INTENT, UnlinkatFlags::NoRemoveDir).map_err(|e| Error::io(&display, e))?;
-    fsync(&state.fd).map_err(|e| Error::io(&state.display, e))
+    state
+        .fd
+        .unlink(INTENT)
+        .map_err(|e| Error::io(&display, e))?;
+    state.fd.sync().map_err(|e| Error::io(&state.display, e))
 }
 
 fn clear_intent(state: &StateDir) {
-    let _ = unlinkat(&state.fd, INTENT, UnlinkatFlags::NoRemoveDir);
-    let _ = fsync(&state.fd);
+    let _ = state.fd.unlink(INTENT);
+    let _ = state.fd.sync();
 }
 
 /// Read the intent record of an interrupted transaction, if any.
@@ -449,20 +440,14 @@ pub fn pending(root: &Root) -> Result<Option<Intent>> {
         return Ok(None);
     };
     // A half-written record (crash while writing it) was never in force.
-    let _ = unlinkat(&state.fd, INTENT_TMP, UnlinkatFlags::NoRemoveDir);
-    let fd = match openat(
-        &state.fd,
-        INTENT,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
+    let _ = state.fd.unlink(INTENT_TMP);
+    let mut file = match state.fd.open_read(INTENT) {
+        Ok(f) => f,
         Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::io(format!("{}/{INTENT}", state.display), e)),
     };
     let mut buf = Vec::new();
-    File::from(fd)
-        .read_to_end(&mut buf)
+    file.read_to_end(&mut buf)
         .map_err(|e| Error::io(format!("{}/{INTENT}", state.display), e))?;
     match serde_json::from_slice(&buf) {
         Ok(i) => Ok(Some(i)),

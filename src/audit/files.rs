@@ -3,22 +3,17 @@
 //! files, an intent record, incomplete backup sets. Only looked at (`lstat`, directory
 //! listings): nothing is removed — `qrescue status` cleans what is provably stale.
 
-use std::os::fd::{AsFd, OwnedFd};
-
-use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
-use nix::unistd::Uid;
+use std::os::fd::AsFd;
 
 use super::{Finding, Severity};
 use crate::leftovers;
 use crate::paths::state_dir;
 use crate::stores::{Kind, Stores};
+use crate::sys::dir::Dir;
+use crate::sys::fs::{self, FileStat};
+use crate::sys::proc;
 use crate::sys::root::Root;
 use crate::sys::xattr;
-
-fn kind_of(st: &FileStat) -> SFlag {
-    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
-}
 
 fn unsafe_perm(
     findings: &mut Vec<Finding>,
@@ -37,38 +32,23 @@ fn unsafe_perm(
     ));
 }
 
-fn list(dir: &OwnedFd) -> Vec<String> {
-    let Ok(clone) = dir.try_clone() else {
+fn list(dir: &Dir) -> Vec<String> {
+    let Ok(mut names) = dir.entries() else {
         return Vec::new();
     };
-    let Ok(d) = nix::dir::Dir::from_fd(clone) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = d
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().ok().map(str::to_string))
-        .filter(|n| n != "." && n != "..")
-        .collect();
     names.sort();
     names
 }
 
-fn open_subdir(dir: &OwnedFd, name: &str) -> Option<OwnedFd> {
-    openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()
+fn open_subdir(dir: &Dir, name: &str) -> Option<Dir> {
+    dir.open_dir(name).ok()
 }
 
 /// A directory of qrescue's: a real directory, owned by us or root, no group/other bits.
 /// Returns whether it is safe to look inside.
 fn check_dir(st: &FileStat, display: &str, findings: &mut Vec<Finding>) -> bool {
     let fix = format!("chmod 700 {display} (qrescue creates it so)");
-    if kind_of(st) != SFlag::S_IFDIR {
+    if !fs::is_dir(st) {
         unsafe_perm(
             findings,
             Severity::High,
@@ -80,7 +60,7 @@ fn check_dir(st: &FileStat, display: &str, findings: &mut Vec<Finding>) -> bool 
         return false;
     }
     let owner = st.st_uid;
-    if owner != 0 && owner != Uid::effective().as_raw() {
+    if owner != 0 && owner != proc::euid() {
         unsafe_perm(
             findings,
             Severity::High,
@@ -112,7 +92,7 @@ fn check_dir(st: &FileStat, display: &str, findings: &mut Vec<Finding>) -> bool 
 
 fn check_file(st: &FileStat, display: &str, credentials: bool, findings: &mut Vec<Finding>) {
     let mode = st.st_mode & 0o7777;
-    if kind_of(st) == SFlag::S_IFLNK {
+    if fs::is_symlink(st) {
         unsafe_perm(
             findings,
             Severity::High,
@@ -226,7 +206,8 @@ fn state_and_backups(root: &Root, findings: &mut Vec<Finding>) {
         return;
     };
     let display = root.display(&preal.join(name));
-    let Ok(st) = fstatat(&pfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+    let pfd = Dir::from(pfd);
+    let Ok(st) = pfd.stat_at(name) else {
         return; // no state directory: nothing was ever written
     };
     if !check_dir(&st, &display, findings) {
@@ -237,7 +218,7 @@ fn state_and_backups(root: &Root, findings: &mut Vec<Finding>) {
     };
     for entry in list(&state) {
         let path = format!("{display}/{entry}");
-        let Ok(st) = fstatat(&state, entry.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+        let Ok(st) = state.stat_at(entry.as_str()) else {
             continue;
         };
         if entry == crate::txn::INTENT {
@@ -264,10 +245,10 @@ fn state_and_backups(root: &Root, findings: &mut Vec<Finding>) {
     }
 }
 
-fn backups(dir: &OwnedFd, display: &str, findings: &mut Vec<Finding>) {
+fn backups(dir: &Dir, display: &str, findings: &mut Vec<Finding>) {
     for id in list(dir) {
         let path = format!("{display}/{id}");
-        let Ok(st) = fstatat(dir, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) else {
+        let Ok(st) = dir.stat_at(id.as_str()) else {
             continue;
         };
         if !check_dir(&st, &path, findings) {
@@ -285,7 +266,7 @@ fn backups(dir: &OwnedFd, display: &str, findings: &mut Vec<Finding>) {
             );
         }
         for f in files {
-            if let Ok(st) = fstatat(&set, f.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if let Ok(st) = set.stat_at(f.as_str()) {
                 check_file(&st, &format!("{path}/{f}"), true, findings);
             }
         }

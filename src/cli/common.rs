@@ -1,14 +1,12 @@
 //! What the credential commands share: permission check, store discovery, user names.
 
-use nix::unistd::Uid;
-
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::stores::Stores;
 
 /// On the live system (no `--root`) the stores are root's: refuse early and clearly.
 pub fn require_root(ctx: &Context) -> Result<()> {
-    if ctx.root.is_host() && !Uid::effective().is_root() {
+    if ctx.root.is_host() && !crate::sys::proc::is_root() {
         return Err(Error::perm(
             "must be run as root on a live system (on QTS: `sudo -i`, or log in as an administrator)",
         ));

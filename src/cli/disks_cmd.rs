@@ -6,8 +6,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use nix::unistd::Uid;
-
 use super::output::{Outcome, Report, Text};
 use super::vocab::{day_ms, time_ms};
 use crate::error::{Error, Result};
@@ -16,7 +14,7 @@ use crate::offline::scan::{self, SYS_CLASS_BLOCK, Scan, none_found};
 /// Scan the PC's disks: every QNAP system RAID found, with the box's files read when they
 /// can be read without writing. No system partition at all is exit 66.
 pub fn find() -> Result<Scan> {
-    if !Uid::effective().is_root() {
+    if !crate::sys::proc::is_root() {
         return Err(Error::perm(
             "disks reads the disks' superblocks: run it as root (sudo qrescue disks)",
         ));

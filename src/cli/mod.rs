@@ -214,21 +214,17 @@ pub fn main() -> i32 {
 /// tools do, instead of failing on EPIPE. The watcher keeps EPIPE as an error it handles:
 /// a closed stderr must not end it.
 fn default_sigpipe() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: installs the default disposition (no handler code runs in signal context);
-    // called once at start-up, before any other thread exists.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    use crate::sys::signal::{Signal, set_default};
+    set_default(Signal::SIGPIPE);
 }
 
 /// `passwd` and `restore` must see every output error (EPIPE included) before they commit,
 /// and must not be killed half-way by a dropped SSH session: SIGPIPE and SIGHUP are ignored,
 /// so a closed pipe or a hung-up terminal is a write error, handled as one line and exit 74.
 fn ignore_sigpipe_and_sighup() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
+    use crate::sys::signal::{Signal, ignore};
     for sig in [Signal::SIGPIPE, Signal::SIGHUP] {
-        // SAFETY: installs SIG_IGN (no handler code runs in signal context); called once at
-        // start-up, before any other thread exists.
-        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+        ignore(sig);
     }
 }
 

@@ -8,24 +8,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::termios::{self, LocalFlags, SetArg};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::secret::{self, Password};
-
-/// The signal that interrupted a prompt (0: none).
-static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn note_signal(sig: nix::libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    INTERRUPTED.store(sig, Ordering::SeqCst);
-}
+use crate::sys::signal::{self, Signal};
+use crate::sys::term::EchoOff;
 
 /// Read one line (at most 4 KiB) byte by byte, so nothing after it is consumed.
 fn read_line(mut input: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
@@ -41,7 +30,7 @@ fn read_line(mut input: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+                if signal::noted() != 0 {
                     byte.zeroize();
                     return Err(e);
                 }
@@ -96,93 +85,21 @@ pub fn from_stdin_one_line(user: &str) -> Result<Password> {
     Password::new(buf)
 }
 
-/// Catches SIGINT/SIGTERM/SIGHUP while it lives; the previous actions come back when dropped.
-struct CatchSignals {
-    saved: Vec<(Signal, SigAction)>,
-}
-
+/// Caught while the echo is off, to put the terminal back before dying of them.
 const CAUGHT: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
-
-impl CatchSignals {
-    fn install() -> Self {
-        INTERRUPTED.store(0, Ordering::SeqCst);
-        // No SA_RESTART: the blocked read() returns EINTR, and the prompt can unwind.
-        let action = SigAction::new(
-            SigHandler::Handler(note_signal),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        let mut saved = Vec::new();
-        for sig in CAUGHT {
-            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-            if let Ok(old) = unsafe { signal::sigaction(sig, &action) } {
-                if old.handler() == SigHandler::SigIgn {
-                    // Ignored on purpose (passwd ignores SIGHUP): keep it so.
-                    // SAFETY: putting back the action that was there.
-                    let _ = unsafe { signal::sigaction(sig, &old) };
-                    continue;
-                }
-                saved.push((sig, old));
-            }
-        }
-        Self { saved }
-    }
-}
-
-impl Drop for CatchSignals {
-    fn drop(&mut self) {
-        for (sig, old) in &self.saved {
-            // SAFETY: putting back the action that was installed before.
-            let _ = unsafe { signal::sigaction(*sig, old) };
-        }
-    }
-}
-
-/// After the terminal is restored: die of the signal that interrupted the prompt, as if it
-/// had never been caught.
-fn die_of_caught_signal() {
-    let sig = INTERRUPTED.load(Ordering::SeqCst);
-    let Ok(sig) = Signal::try_from(sig) else {
-        return;
-    };
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: the default action involves no handler code.
-    let _ = unsafe { signal::sigaction(sig, &default) };
-    let _ = signal::raise(sig);
-    // A signal that does not terminate by default would land here: exit as a shell would.
-    std::process::exit(128 + sig as i32);
-}
-
-/// Restores the terminal's echo when dropped (also on error).
-struct EchoOff<'a> {
-    tty: &'a File,
-    saved: termios::Termios,
-}
-
-impl Drop for EchoOff<'_> {
-    fn drop(&mut self) {
-        let _ = termios::tcsetattr(self.tty.as_fd(), SetArg::TCSANOW, &self.saved);
-    }
-}
 
 fn prompt(tty: &mut File, text: &str) -> Result<Zeroizing<Vec<u8>>> {
     tty.write_all(text.as_bytes())
         .map_err(|e| Error::io("/dev/tty", e))?;
-    let saved = termios::tcgetattr(tty.as_fd()).map_err(|e| Error::io("/dev/tty", e))?;
-    let mut quiet = saved.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    quiet.local_flags.insert(LocalFlags::ECHONL);
-    termios::tcsetattr(tty.as_fd(), SetArg::TCSAFLUSH, &quiet)
-        .map_err(|e| Error::io("/dev/tty", e))?;
-    let signals = CatchSignals::install();
-    let guard = EchoOff { tty, saved };
+    let guard = EchoOff::new(tty).map_err(|e| Error::io("/dev/tty", e))?;
+    let signals = signal::Noting::install(&CAUGHT);
     let read = read_line(guard.tty);
     let mut tty_ref: &File = guard.tty;
     drop(guard);
     drop(signals);
-    if INTERRUPTED.load(Ordering::SeqCst) != 0 {
+    if signal::noted() != 0 {
         let _ = tty_ref.write_all(b"\n");
-        die_of_caught_signal();
+        signal::die_of_noted();
     }
     let mut line = read.map_err(|e| Error::io("/dev/tty", e))?;
     secret::strip_newline(&mut line);

@@ -191,7 +191,9 @@ fn random_salt(len: usize) -> Result<String> {
     getrandom::fill(&mut raw[..len]).map_err(|e| {
         Error::io(
             "random source",
-            std::io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(nix::libc::EIO)),
+            std::io::Error::from_raw_os_error(
+                e.raw_os_error().unwrap_or(crate::sys::Errno::EIO as i32),
+            ),
         )
     })?;
     Ok(raw[..len]

@@ -10,8 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use nix::unistd::Uid;
-
 use super::assemble;
 use super::scan::{self, Scan, SystemArray};
 use super::superblock;
@@ -114,7 +112,7 @@ pub fn run_on_disks(
     write: bool,
     command: impl FnOnce(Root) -> Result<i32>,
 ) -> Result<i32> {
-    if !Uid::effective().is_root() {
+    if !crate::sys::proc::is_root() {
         return Err(Error::perm(
             "--disk assembles and mounts the NAS's system RAID: run it as root (sudo)",
         ));
@@ -138,7 +136,7 @@ pub fn run_on_disks(
     }
 }
 
-fn interrupted(sig: nix::sys::signal::Signal) -> Error {
+fn interrupted(sig: crate::sys::signal::Signal) -> Error {
     Error::failed(format!(
         "interrupted by {sig}; the array is released (an interrupted change is completed \
              or rolled back by the next run)"
@@ -314,7 +312,7 @@ fn mount_and_run(
 }
 
 fn release(exe: &Path, held: &Held) -> Result<()> {
-    nix::unistd::sync();
+    crate::sys::fs::sync_all_filesystems();
     let t = Instant::now();
     if held.ours {
         assemble::stop(exe, &held.md)?;

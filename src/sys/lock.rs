@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, OFlag, fcntl};
-use nix::sys::signal::kill;
 use nix::sys::stat::Mode;
-use nix::unistd::{Pid, UnlinkatFlags, linkat, unlinkat};
+use nix::unistd::{UnlinkatFlags, linkat, unlinkat};
 
 use super::regular;
 use super::root::Root;
@@ -145,10 +144,8 @@ pub fn holder(dir: &OwnedFd, name: &std::ffi::OsStr) -> Holder {
         return Holder::Unreadable;
     }
     match s.trim().parse::<i32>() {
-        Ok(pid) if pid > 0 => match kill(Pid::from_raw(pid), None) {
-            Err(Errno::ESRCH) => Holder::Dead(pid),
-            _ => Holder::Alive(pid),
-        },
+        Ok(pid) if pid > 0 && super::proc::alive(pid) => Holder::Alive(pid),
+        Ok(pid) if pid > 0 => Holder::Dead(pid),
         _ => Holder::Unreadable,
     }
 }

@@ -6,12 +6,10 @@
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::time::{ClockId, clock_gettime};
+use crate::clock::{mono_ns, wall_ms};
+use crate::sys::Errno;
+use crate::sys::event::{self, PollFd, PollFlags, PollTimeout, SignalFd, poll};
+use crate::sys::signal::Signal;
 
 use super::classify::{Class, Classifier, Output, Unfinished};
 use super::journal::{Event, Journal, Record, rfc3339_ms};
@@ -22,35 +20,14 @@ const NS_PER_MS: u64 = 1_000_000;
 /// While held past the last threshold, re-read the key state this often (a lost release).
 const RECHECK_MS: u64 = 5_000;
 
-/// CLOCK_MONOTONIC now, in nanoseconds.
-pub fn mono_ns() -> u64 {
-    clock_gettime(ClockId::CLOCK_MONOTONIC)
-        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
-        .unwrap_or(0)
-}
-
-fn wall_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Signals the watcher handles through its signalfd.
 pub fn signal_fd() -> Result<SignalFd> {
-    let mut mask = SigSet::empty();
-    for s in [
+    event::signal_fd(&[
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGHUP,
         Signal::SIGCHLD,
-    ] {
-        mask.add(s);
-    }
-    mask.thread_block()
-        .map_err(|e| Error::io("signal mask", e))?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::io("signalfd", e))
+    ])
 }
 
 /// Why the loop ended.
@@ -66,19 +43,7 @@ pub enum End {
 
 /// Drain the signalfd: reap hook children; a termination signal ends the watch.
 pub fn handle_signals(sfd: &SignalFd) -> bool {
-    let mut stop = false;
-    while let Ok(Some(si)) = sfd.read_signal() {
-        if si.ssi_signo == Signal::SIGCHLD as u32 {
-            while let Ok(st) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                if st == nix::sys::wait::WaitStatus::StillAlive {
-                    break;
-                }
-            }
-        } else {
-            stop = true;
-        }
-    }
-    stop
+    event::drain_signals(sfd)
 }
 
 /// Where records go: the box's journal, a file named by `--journal` (a replay), or stdout

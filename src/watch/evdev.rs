@@ -1,29 +1,23 @@
 //! Linux input devices (`/dev/input/event*`): find the one that reports the reset key, and
 //! read its key edges with CLOCK_MONOTONIC timestamps.
 //!
-//! Five ioctls from include/uapi/linux/input.h, done by hand:
-//! `EVIOCGBIT(EV_KEY, len)` which keys a device has, `EVIOCGNAME(len)` its name,
-//! `EVIOCGKEY(len)` which keys are down now, `EVIOCSCLOCKID` the timestamp clock.
+//! The ioctls (which keys a device has, its name, which keys are down, the timestamp clock)
+//! are in [`crate::sys::input`].
 //! The device is never grabbed (no EVIOCGRAB): the firmware keeps seeing the button.
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
+use crate::sys::Errno;
+use crate::sys::fs::{OFlag, open};
+use crate::sys::input;
 
 use super::records::{EV_KEY, EV_SYN, InputLayout, KEY_MAX, SYN_DROPPED, SYN_REPORT, decode_input};
 use super::source::{Clock, Ev, Info, Source};
 use crate::error::{Error, Result};
 
 const KEY_BYTES: usize = KEY_MAX as usize / 8 + 1;
-
-nix::ioctl_read_buf!(eviocgbit_key, b'E', 0x20 + EV_KEY as u8, u8);
-nix::ioctl_read_buf!(eviocgname, b'E', 0x06, u8);
-nix::ioctl_read_buf!(eviocgkey, b'E', 0x18, u8);
-nix::ioctl_write_ptr!(eviocsclockid, b'E', 0xa0, nix::libc::c_int);
 
 fn bit(bits: &[u8], code: u16) -> bool {
     bits.get(code as usize / 8)
@@ -33,33 +27,29 @@ fn bit(bits: &[u8], code: u16) -> bool {
 /// Whether the device behind `fd` can report `key`.
 fn has_key(fd: BorrowedFd<'_>, key: u16) -> bool {
     let mut bits = [0u8; KEY_BYTES];
-    // SAFETY: EVIOCGBIT(EV_KEY) writes at most `bits.len()` bytes (the length is encoded in
-    // the request by the macro) into a buffer we own for the duration of the call.
-    let r = unsafe { eviocgbit_key(fd.as_raw_fd(), &mut bits) };
+    let r = input::key_bits(fd, &mut bits);
     r.is_ok() && bit(&bits, key)
 }
 
 fn device_name(fd: BorrowedFd<'_>) -> Option<String> {
     let mut buf = [0u8; 256];
-    // SAFETY: EVIOCGNAME writes at most `buf.len()` bytes into our buffer.
-    let n = unsafe { eviocgname(fd.as_raw_fd(), &mut buf) }.ok()?;
-    let s = &buf[..(n.max(0) as usize).min(buf.len())];
+    let n = input::name(fd, &mut buf).ok()?;
+    let s = &buf[..n.min(buf.len())];
     let s = s.split(|&b| b == 0).next().unwrap_or(&[]);
     Some(String::from_utf8_lossy(s).into_owned())
 }
 
 fn key_down(fd: BorrowedFd<'_>, key: u16) -> Option<bool> {
     let mut bits = [0u8; KEY_BYTES];
-    // SAFETY: EVIOCGKEY writes at most `bits.len()` bytes into our buffer.
-    unsafe { eviocgkey(fd.as_raw_fd(), &mut bits) }.ok()?;
+    input::keys_down(fd, &mut bits).ok()?;
     Some(bit(&bits, key))
 }
 
-fn open_nonblock(path: &Path) -> nix::Result<File> {
+fn open_nonblock(path: &Path) -> std::result::Result<File, Errno> {
     let fd = open(
         path,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        Mode::empty(),
+        0,
     )?;
     Ok(File::from(fd))
 }
@@ -189,9 +179,7 @@ impl Evdev {
                 "{disp} does not report key {key:#x}: pass --key CODE for this device's reset key"
             )));
         }
-        let mono = nix::libc::CLOCK_MONOTONIC;
-        // SAFETY: EVIOCSCLOCKID reads one c_int from a pointer to a live local.
-        let clock = match unsafe { eviocsclockid(file.as_raw_fd(), &mono) } {
+        let clock = match input::use_monotonic_clock(file.as_fd()) {
             Ok(_) => Clock::Monotonic,
             // Kernels before 3.4: wall-clock stamps; only differences are used then.
             Err(_) => Clock::Own,
@@ -232,7 +220,7 @@ impl Source for Evdev {
     fn read(&mut self, out: &mut Vec<Ev>) -> Result<()> {
         let mut chunk = [0u8; 64 * 24];
         loop {
-            let n = match nix::unistd::read(&self.file, &mut chunk) {
+            let n = match crate::sys::fs::read(&self.file, &mut chunk) {
                 Ok(0) | Err(Errno::ENODEV) => {
                     out.push(Ev::Gone);
                     return Ok(());

@@ -11,15 +11,14 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, renameat};
-use nix::sys::stat::{Mode, fstat};
 use serde::{Deserialize, Serialize};
 
-use crate::backup::StateDir;
 use crate::error::{Error, Result};
+use crate::paths::StateDir;
+use crate::sys::Errno;
+use crate::sys::dir::{Dir, errno_of};
+use crate::sys::fs::{self, Mode, OFlag};
 use crate::sys::root::Root;
 use crate::watch::classify::Class;
 use crate::watch::source::SourceKind;
@@ -80,7 +79,7 @@ pub fn rfc3339_ms(unix_ms: u64) -> String {
 }
 
 pub struct Journal {
-    dir: OwnedFd,
+    dir: Dir,
     /// The file's name in `dir` (`button.jsonl`, or the one `--journal FILE` names); rotation
     /// renames it to the same name with `.1`.
     name: std::ffi::OsString,
@@ -90,7 +89,7 @@ pub struct Journal {
     max_bytes: u64,
 }
 
-fn open_append(dir: &OwnedFd, name: &std::ffi::OsStr, display: &str) -> Result<(File, u64)> {
+fn open_append(dir: &Dir, name: &std::ffi::OsStr, display: &str) -> Result<(File, u64)> {
     // Never blocks on a FIFO, never opens a device put there.
     let fd = crate::sys::regular::open_or_err(
         dir,
@@ -99,25 +98,20 @@ fn open_append(dir: &OwnedFd, name: &std::ffi::OsStr, display: &str) -> Result<(
         Mode::from_bits_truncate(0o600),
         display,
     )?;
-    let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
-    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+    let st = fs::fstat(&fd).map_err(|e| Error::io(display, e))?;
+    if !fs::is_regular(&st) {
         return Err(Error::perm(format!("{display} is not a regular file")));
     }
     Ok((File::from(fd), st.st_size as u64))
 }
 
-fn last_byte(
-    dir: &OwnedFd,
-    name: &std::ffi::OsStr,
-    display: &str,
-    size: u64,
-) -> Result<Option<u8>> {
+fn last_byte(dir: &Dir, name: &std::ffi::OsStr, display: &str, size: u64) -> Result<Option<u8>> {
     if size == 0 {
         return Ok(None);
     }
     let fd = crate::sys::regular::open_or_err(dir, name, OFlag::O_RDONLY, Mode::empty(), display)?;
     let mut b = [0u8; 1];
-    nix::sys::uio::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
+    fs::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
     Ok(Some(b[0]))
 }
 
@@ -141,19 +135,14 @@ impl Journal {
         let name = path
             .file_name()
             .ok_or_else(|| Error::usage(format!("--journal {display}: not a file name")))?;
-        let dir = nix::fcntl::open(
-            parent,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::io(&display, e))?;
+        let dir = Dir::open_path(parent).map_err(|e| Error::io(&display, e))?;
         Self::open_in(dir, name, display, max_bytes)
     }
 
     /// Open `name` in `dir` for appending (a regular file only, created 0600) and close a
     /// torn last line. Returns whether one was found.
     fn open_in(
-        dir: OwnedFd,
+        dir: Dir,
         name: &std::ffi::OsStr,
         display: String,
         max_bytes: u64,
@@ -184,10 +173,7 @@ impl Journal {
     }
 
     fn err(&self, e: std::io::Error) -> Error {
-        Error::io(
-            &self.display,
-            Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
-        )
+        Error::io(&self.display, errno_of(&e))
     }
 
     /// Append one record durably (fdatasync before returning).
@@ -209,15 +195,11 @@ impl Journal {
         self.file.sync_all().map_err(|e| self.err(e))?;
         let mut rotated = self.name.clone();
         rotated.push(".1");
-        renameat(
-            &self.dir,
-            self.name.as_os_str(),
-            &self.dir,
-            rotated.as_os_str(),
-        )
-        .map_err(|e| Error::io(&self.display, e))?;
+        self.dir
+            .rename(self.name.as_os_str(), rotated.as_os_str())
+            .map_err(|e| Error::io(&self.display, e))?;
         let (file, size) = open_append(&self.dir, &self.name, &self.display)?;
-        nix::unistd::fsync(&self.dir).map_err(|e| Error::io(&self.display, e))?;
+        self.dir.sync().map_err(|e| Error::io(&self.display, e))?;
         self.file = file;
         self.size = size;
         Ok(())
@@ -252,12 +234,8 @@ pub fn read_all(root: &Root) -> Result<(Contents, Option<String>)> {
             Err(e) => return Err(e.into_error(&display)),
         };
         let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut File::from(fd), &mut text).map_err(|e| {
-            Error::io(
-                &display,
-                Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
-            )
-        })?;
+        std::io::Read::read_to_end(&mut File::from(fd), &mut text)
+            .map_err(|e| Error::io(&display, errno_of(&e)))?;
         parse_into(&text, &mut c);
     }
     Ok((c, Some(format!("{}/{FILE}", state.display))))

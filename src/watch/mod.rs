@@ -19,9 +19,7 @@ pub mod term;
 
 use std::path::{Path, PathBuf};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use nix::sys::signalfd::SignalFd;
+use crate::sys::event::{DirChanges, PollFd, PollFlags, PollTimeout, SignalFd, poll};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -169,12 +167,10 @@ does not poll the controller itself (that would race with the firmware). Options
 /// Sleep until something changes under `dir` (or its parent, while it does not exist), or
 /// a signal arrives. Returns false when a termination signal ended the wait.
 fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
-    let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
-        .map_err(|e| Error::io("inotify", e))?;
-    let flags = AddWatchFlags::IN_CREATE | AddWatchFlags::IN_ATTRIB | AddWatchFlags::IN_MOVED_TO;
-    if ino.add_watch(dir, flags).is_err() {
+    let ino = DirChanges::new().map_err(|e| Error::io("inotify", e))?;
+    if ino.watch(dir).is_err() {
         let parent = dir.parent().unwrap_or(Path::new("/"));
-        ino.add_watch(parent, flags)
+        ino.watch(parent)
             .map_err(|e| Error::io(parent.display().to_string(), e))?;
     }
     loop {
@@ -184,7 +180,7 @@ fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
                 PollFd::new(std::os::fd::AsFd::as_fd(sfd), PollFlags::POLLIN),
             ];
             match poll(&mut fds, PollTimeout::NONE) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Ok(_) | Err(crate::sys::Errno::EINTR) => {}
                 Err(e) => return Err(Error::io("poll", e)),
             }
             let r = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
@@ -194,7 +190,7 @@ fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
             return Ok(false);
         }
         if ino_ready {
-            let _ = ino.read_events();
+            ino.clear();
             // Let udev/mdev finish setting up the node (permissions) before it is opened.
             std::thread::sleep(std::time::Duration::from_millis(200));
             return Ok(true);
@@ -308,7 +304,7 @@ pub fn run_watch(ctx: &Context, args: &Options) -> Result<i32> {
                     .map_err(|e| {
                         Error::io(
                             "thread",
-                            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                            crate::sys::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
                         )
                     })?;
                 Some(summary)
@@ -332,7 +328,7 @@ pub fn run_watch(ctx: &Context, args: &Options) -> Result<i32> {
     };
     if !args.foreground {
         // Not tied to the terminal that started us (a service script backgrounds us).
-        let _ = nix::unistd::setsid();
+        crate::sys::proc::setsid();
     }
     let mut watcher = Watcher {
         classifier: Classifier::new(th),

@@ -9,9 +9,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use nix::errno::Errno;
-use nix::sys::time::TimeSpec;
-use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use crate::sys::Errno;
+use crate::sys::event::Interval;
 
 use super::source::{Clock, Ev, Info, Source};
 use crate::error::{Error, Result};
@@ -20,7 +19,7 @@ use crate::error::{Error, Result};
 pub const DIR_ENV: &str = "QRESCUE_SYSFS_GPIO";
 
 pub struct Polled {
-    timer: TimerFd,
+    timer: Interval,
     value: File,
     info: Info,
     invert: bool,
@@ -42,14 +41,7 @@ impl Polled {
             )),
             _ => Error::io(&disp, Errno::from_raw(e.raw_os_error().unwrap_or(0))),
         })?;
-        let timer = TimerFd::new(
-            ClockId::CLOCK_MONOTONIC,
-            TimerFlags::TFD_CLOEXEC | TimerFlags::TFD_NONBLOCK,
-        )
-        .map_err(|e| Error::io("timerfd", e))?;
-        let period = TimeSpec::from_duration(std::time::Duration::from_millis(period_ms));
-        timer
-            .set(Expiration::Interval(period), TimerSetTimeFlags::empty())
+        let timer = Interval::new(std::time::Duration::from_millis(period_ms))
             .map_err(|e| Error::io("timerfd", e))?;
         let mut p = Polled {
             timer,
@@ -94,7 +86,7 @@ impl Source for Polled {
 
     fn read(&mut self, out: &mut Vec<Ev>) -> Result<()> {
         // Expirations since the last read (8 bytes); the count itself does not matter.
-        let _ = nix::unistd::read(self.timer.as_fd(), &mut [0u8; 8]);
+        self.timer.ack();
         let now = self.key_state();
         if let Some(v) = now
             && Some(v) != self.last
@@ -102,7 +94,7 @@ impl Source for Polled {
             self.last = Some(v);
             out.push(Ev::Key {
                 pressed: v,
-                ts: super::daemon::mono_ns(),
+                ts: crate::clock::mono_ns(),
             });
         }
         Ok(())

@@ -7,9 +7,8 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
+use crate::sys::Errno;
+use crate::sys::fs::{OFlag, open};
 
 use super::evdev::KeyFilter;
 use super::records::InputLayout;
@@ -26,11 +25,10 @@ impl Replay {
     pub fn open(path: &Path, key: u16) -> Result<Replay> {
         let disp = path.display().to_string();
         // Blocking: a FIFO open waits for its writer, like `cat` would.
-        let fd =
-            open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| match e {
-                Errno::ENOENT => Error::usage(format!("--replay {disp}: no such file")),
-                e => Error::io(&disp, e),
-            })?;
+        let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0).map_err(|e| match e {
+            Errno::ENOENT => Error::usage(format!("--replay {disp}: no such file")),
+            e => Error::io(&disp, e),
+        })?;
         Ok(Replay {
             file: File::from(fd),
             info: Info {
@@ -64,7 +62,7 @@ impl Source for Replay {
     fn read(&mut self, out: &mut Vec<Ev>) -> Result<()> {
         let mut chunk = [0u8; 64 * 24];
         loop {
-            match nix::unistd::read(&self.file, &mut chunk) {
+            match crate::sys::fs::read(&self.file, &mut chunk) {
                 Ok(0) => {
                     if self.filter.partial() > 0 {
                         log::warn!(

@@ -15,17 +15,15 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
 
-use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, renameat};
-use nix::sys::stat::{Mode, fchmod, fstat};
-use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::backup::StateDir;
 use crate::error::{Error, Result};
+use crate::paths::StateDir;
+use crate::sys::Errno;
+use crate::sys::dir::{Dir, errno_of};
+use crate::sys::fs::{self, OFlag};
 use crate::sys::root::Root;
 use crate::watch::term::{Term, words};
 
@@ -181,26 +179,22 @@ pub struct Store {
 }
 
 fn io(display: &str, e: std::io::Error) -> Error {
-    Error::io(
-        display,
-        Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
-    )
+    Error::io(display, errno_of(&e))
 }
 
 /// Read a private regular file of the state directory; `None` when missing.
-fn read_private(dir: &OwnedFd, name: &str, display: &str) -> Result<Option<Vec<u8>>> {
-    let fd = match openat(
-        dir,
+fn read_private(dir: &Dir, name: &str, display: &str) -> Result<Option<Vec<u8>>> {
+    let fd = match dir.open_at(
         name,
         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
+        0,
     ) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::io(display, e)),
     };
-    let st = fstat(fd.as_fd()).map_err(|e| Error::io(display, e))?;
-    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+    let st = fs::fstat(&fd).map_err(|e| Error::io(display, e))?;
+    if !fs::is_regular(&st) {
         return Err(Error::perm(format!("{display} is not a regular file")));
     }
     let mut buf = Vec::new();
@@ -211,22 +205,27 @@ fn read_private(dir: &OwnedFd, name: &str, display: &str) -> Result<Option<Vec<u
 }
 
 /// Write a 0600 file of the state directory atomically (temp, fsync, rename, dir fsync).
-fn write_private(dir: &OwnedFd, name: &str, bytes: &[u8], display: &str) -> Result<()> {
+fn write_private(dir: &Dir, name: &str, bytes: &[u8], display: &str) -> Result<()> {
     let tmp = format!("{name}.tmp");
-    let fd = openat(
-        dir,
-        tmp.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::io(display, e))?;
-    fchmod(fd.as_fd(), Mode::from_bits_truncate(0o600)).map_err(|e| Error::io(display, e))?;
+    let fd = dir
+        .open_at(
+            tmp.as_str(),
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+            0o600,
+        )
+        .map_err(|e| Error::io(display, e))?;
+    fs::fchmod(&fd, 0o600).map_err(|e| Error::io(display, e))?;
     let mut f = File::from(fd);
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| io(display, e))?;
-    renameat(dir, tmp.as_str(), dir, name).map_err(|e| Error::io(display, e))?;
-    fsync(dir).map_err(|e| Error::io(display, e))
+    dir.rename(tmp.as_str(), name)
+        .map_err(|e| Error::io(display, e))?;
+    dir.sync().map_err(|e| Error::io(display, e))
 }
 
 impl Store {
@@ -262,12 +261,7 @@ impl Store {
 
     /// Whether the state directory holds `name` (a qrescue transaction's intent record).
     pub fn has(&self, name: &str) -> bool {
-        nix::sys::stat::fstatat(
-            &self.state.fd,
-            name,
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .is_ok()
+        self.state.fd.has(name)
     }
 
     pub fn display(&self, name: &str) -> String {
@@ -282,18 +276,20 @@ impl Store {
     /// Commit or drop a `next` state a kill left behind.
     fn recover(&self) -> Result<()> {
         let Some(next) = self.load(NEXT)? else {
-            let _ = unlinkat(&self.state.fd, NEXT, UnlinkatFlags::NoRemoveDir);
+            let _ = self.state.fd.unlink(NEXT);
             return Ok(());
         };
         let written = self.records()?.iter().any(|r| r.seq == next.seq);
         let d = self.display(NEXT);
         if written {
-            renameat(&self.state.fd, NEXT, &self.state.fd, STATE).map_err(|e| Error::io(&d, e))?;
-        } else {
-            unlinkat(&self.state.fd, NEXT, UnlinkatFlags::NoRemoveDir)
+            self.state
+                .fd
+                .rename(NEXT, STATE)
                 .map_err(|e| Error::io(&d, e))?;
+        } else {
+            self.state.fd.unlink(NEXT).map_err(|e| Error::io(&d, e))?;
         }
-        fsync(&self.state.fd).map_err(|e| Error::io(&d, e))
+        self.state.fd.sync().map_err(|e| Error::io(&d, e))
     }
 
     /// Save a state that has no records (nothing an owner needs to know changed).
@@ -308,33 +304,38 @@ impl Store {
         write_private(&self.state.fd, NEXT, &b, &self.display(NEXT))?;
         self.append(records)?;
         let d = self.display(STATE);
-        renameat(&self.state.fd, NEXT, &self.state.fd, STATE).map_err(|e| Error::io(&d, e))?;
-        fsync(&self.state.fd).map_err(|e| Error::io(&d, e))
+        self.state
+            .fd
+            .rename(NEXT, STATE)
+            .map_err(|e| Error::io(&d, e))?;
+        self.state.fd.sync().map_err(|e| Error::io(&d, e))
     }
 
     fn append(&self, records: &[CredRecord]) -> Result<()> {
         let d = self.display(JOURNAL);
-        let fd = openat(
-            &self.state.fd,
-            JOURNAL,
-            OFlag::O_RDWR
-                | OFlag::O_APPEND
-                | OFlag::O_CREAT
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_NONBLOCK
-                | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map_err(|e| Error::io(&d, e))?;
-        let st = fstat(fd.as_fd()).map_err(|e| Error::io(&d, e))?;
-        if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+        let fd = self
+            .state
+            .fd
+            .open_at(
+                JOURNAL,
+                OFlag::O_RDWR
+                    | OFlag::O_APPEND
+                    | OFlag::O_CREAT
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_NONBLOCK
+                    | OFlag::O_CLOEXEC,
+                0o600,
+            )
+            .map_err(|e| Error::io(&d, e))?;
+        let st = fs::fstat(&fd).map_err(|e| Error::io(&d, e))?;
+        if !fs::is_regular(&st) {
             return Err(Error::perm(format!("{d} is not a regular file")));
         }
         let mut text = Vec::new();
         // A torn last line (power cut) is closed first.
         if st.st_size > 0 {
             let mut b = [0u8; 1];
-            nix::sys::uio::pread(&fd, &mut b, st.st_size - 1).map_err(|e| Error::io(&d, e))?;
+            fs::pread(&fd, &mut b, st.st_size - 1).map_err(|e| Error::io(&d, e))?;
             if b[0] != b'\n' {
                 text.push(b'\n');
             }

@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use crate::sys::event::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::state::{self, CredClass, CredEvent, CredRecord, Saved, SavedUser, Seen, Store};
 use crate::account;

@@ -1,0 +1,61 @@
+//! Small safe wrappers for file descriptors: open by path, status, reads at an offset, and
+//! the flag types the rest of the crate passes to [`super::dir::Dir`] and
+//! [`super::regular`].
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+pub use nix::fcntl::OFlag;
+pub use nix::sys::stat::{FileStat, Mode};
+
+use super::Errno;
+
+/// Whether a status is a regular file's.
+pub fn is_regular(st: &FileStat) -> bool {
+    st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG
+}
+
+/// Whether a status is a directory's.
+pub fn is_dir(st: &FileStat) -> bool {
+    st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR
+}
+
+/// Whether a status (from `fstatat` without following) is a symlink's.
+pub fn is_symlink(st: &FileStat) -> bool {
+    st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFLNK
+}
+
+/// The file type bits of a status (`S_IFMT`).
+pub fn file_type(st: &FileStat) -> u32 {
+    st.st_mode & nix::libc::S_IFMT
+}
+
+/// `fstat`.
+pub fn fstat(fd: impl AsFd) -> Result<FileStat, Errno> {
+    nix::sys::stat::fstat(fd)
+}
+
+/// `fchmod`.
+pub fn fchmod(fd: impl AsFd, mode: u32) -> Result<(), Errno> {
+    nix::sys::stat::fchmod(fd, Mode::from_bits_truncate(mode))
+}
+
+/// `open(path, flags, mode)`.
+pub fn open(path: &Path, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(path, flags, Mode::from_bits_truncate(mode))
+}
+
+/// `pread`: read into `buf` at `offset`.
+pub fn pread(fd: impl AsFd, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
+    nix::sys::uio::pread(fd, buf, offset)
+}
+
+/// `read` (one call; `EAGAIN`/`EINTR` are the caller's).
+pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    nix::unistd::read(fd, buf)
+}
+
+/// `sync()`: flush every filesystem.
+pub fn sync_all_filesystems() {
+    nix::unistd::sync();
+}
