@@ -8,11 +8,12 @@ use crate::error::{Error, Result};
 use crate::formats::colon::{self, Lookup};
 use crate::formats::{group, passwd, shadow, smbpasswd};
 use crate::hash::{self, Verdict};
-use crate::stores::{Kind, StoreFile, Stores};
+use crate::snapshot::{Edit, Snapshot};
+use crate::stores::{Kind, StoreFile};
 
 /// Where the account's crypt hash lives.
-fn hash_kind(stores: &Stores) -> Kind {
-    if stores.of(Kind::Shadow).next().is_some() {
+fn hash_kind(snapshot: &Snapshot<'_>) -> Kind {
+    if snapshot.of(Kind::Shadow).next().is_some() {
         Kind::Shadow
     } else {
         Kind::Passwd
@@ -79,8 +80,8 @@ pub struct AccountState {
 }
 
 /// Describe `user` in every store (read-only).
-pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState {
-    let hk = hash_kind(stores);
+pub fn state(snapshot: &Snapshot<'_>, user: &str) -> AccountState {
+    let hk = hash_kind(snapshot);
     let mut out = AccountState {
         user: user.to_string(),
         exists: false,
@@ -91,7 +92,8 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
         agree: true,
     };
     let mut gid = None;
-    for (file, bytes) in stores.files.iter().zip(contents) {
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         let mut st = StoreState {
             path: file.display.clone(),
             kind: file.kind,
@@ -200,13 +202,10 @@ fn describe_hash(st: &mut StoreState, field: &str) {
 }
 
 /// The scheme the account uses now (first store that has a hash), to keep its family.
-pub fn current_hash_info(
-    stores: &Stores,
-    contents: &[Vec<u8>],
-    user: &str,
-) -> Option<hash::HashInfo> {
-    let hk = hash_kind(stores);
-    for (file, bytes) in stores.files.iter().zip(contents) {
+pub fn current_hash_info(snapshot: &Snapshot<'_>, user: &str) -> Option<hash::HashInfo> {
+    let hk = hash_kind(snapshot);
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         if file.kind != hk {
             continue;
         }
@@ -222,15 +221,16 @@ pub fn current_hash_info(
 }
 
 /// Require the account to exist in a passwd file.
-pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result<()> {
-    for (file, bytes) in stores.files.iter().zip(contents) {
-        if file.kind == Kind::Passwd && find_line(file, bytes, user)?.is_some() {
+pub fn require_user(snapshot: &Snapshot<'_>, user: &str) -> Result<()> {
+    for loaded in snapshot.of(Kind::Passwd) {
+        if find_line(loaded.file, &loaded.bytes, user)?.is_some() {
             return Ok(());
         }
     }
     Err(Error::no_user(format!(
         "no user {user:?} in {}",
-        stores
+        snapshot
+            .stores
             .of(Kind::Passwd)
             .map(|f| f.display.as_str())
             .collect::<Vec<_>>()
@@ -239,20 +239,20 @@ pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result
 }
 
 /// New contents for every file that holds the account's password.
-pub fn plan_password(
-    files: &[&StoreFile],
-    contents: &[Vec<u8>],
+pub fn plan_password<'a>(
+    snapshot: &Snapshot<'a>,
     user: &str,
     crypt_hash: &str,
     nt_hex: &str,
     unlock: bool,
     skipped: &mut Vec<String>,
-) -> Result<Vec<Option<Vec<u8>>>> {
-    let has_shadow = files.iter().any(|f| f.kind == Kind::Shadow);
+) -> Result<Vec<Edit<'a>>> {
+    let has_shadow = snapshot.of(Kind::Shadow).next().is_some();
     let today = clock::today();
     let now = clock::now_unix();
-    let mut out = Vec::with_capacity(files.len());
-    for (file, bytes) in files.iter().zip(contents) {
+    let mut out = Vec::with_capacity(snapshot.files.len());
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         let line = find_line(file, bytes, user)?;
         let malformed =
             |m: String| Error::data(format!("{}: {m}; nothing was changed", file.display));
@@ -303,7 +303,12 @@ pub fn plan_password(
                 None
             }
         };
-        out.push(new_line.map(|(span, line)| colon::replace_line(bytes, &span, &line)));
+        if let Some((span, line)) = new_line {
+            out.push(Edit {
+                file,
+                new: colon::replace_line(bytes, &span, &line),
+            });
+        }
     }
     Ok(out)
 }
@@ -374,14 +379,14 @@ pub struct VerifyResult {
 }
 
 pub fn verify_all(
-    stores: &Stores,
-    contents: &[Vec<u8>],
+    snapshot: &Snapshot<'_>,
     user: &str,
     password: &[u8],
 ) -> Result<Vec<VerifyResult>> {
-    let hk = hash_kind(stores);
+    let hk = hash_kind(snapshot);
     let mut out = Vec::new();
-    for (file, bytes) in stores.files.iter().zip(contents) {
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         if file.kind == Kind::Group || (file.kind == Kind::Passwd && hk != Kind::Passwd) {
             continue;
         }

@@ -29,6 +29,7 @@ pub mod offline;
 pub mod paths;
 pub mod restore_user;
 pub mod secret;
+pub mod snapshot;
 pub mod stores;
 pub mod sys;
 pub mod txn;

@@ -1,6 +1,11 @@
 //! The one transaction that changes credential files:
 //! lock → recover → read → plan → backup → intent → stage all → commit each → verify →
-//! done, or roll back.
+//! done, or roll back. Each stage is a type, and each step consumes one to give the next:
+//! [`Locked`] (every lock taken, an interrupted change recovered, once) → a
+//! [`Snapshot`] (every file read under the locks) → [`Prepared`] (backup, intent record,
+//! staged files; dropping it discards them) → [`Committed`] (files replaced; dropping it
+//! before verification rolls back) → [`Outcome`]. [`run`] is that sequence. Commands that
+//! only need the locks (`backup`, `status`) take a [`Locked`] too, so they recover the same way.
 //!
 //! Guarantees, whatever fails (disk full, I/O error, kill -9, a concurrent `passwd`):
 //! - each file is replaced atomically (temp + fsync + rename + directory fsync), so no file
@@ -27,11 +32,12 @@ use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{self, Manifest, Snapshot, StateDir, sha256_hex};
+use crate::backup::{self, Manifest, StateDir, sha256_hex};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::snapshot::{Edit, Loaded, Snapshot};
 use crate::stores::{StoreFile, Stores};
-use crate::sys::atomic::{self, Meta, TEMP_SUFFIX};
+use crate::sys::atomic::{self, Meta, Staged, TEMP_SUFFIX};
 use crate::sys::lock::{self, FileLock, LOCK_TIMEOUT, PwdLock};
 use crate::sys::root::Root;
 
@@ -68,116 +74,142 @@ pub struct Preview<'a> {
     pub recovered: &'a [String],
 }
 
-/// Every lock the stores need, held until dropped.
+/// Every lock the stores need, held until dropped. [`Locks::recover`] makes them [`Locked`].
 #[derive(Debug)]
-pub struct Locked {
+pub struct Locks<'a> {
+    root: &'a Root,
+    stores: &'a Stores,
     _pwd: PwdLock,
     _files: Vec<FileLock>,
 }
 
-/// Take `lckpwdf` and the per-file `NAME.lock` of every name of every store.
-pub fn lock_all(root: &Root, stores: &Stores) -> Result<Locked> {
-    lock_all_within(root, stores, LOCK_TIMEOUT)
-}
-
-/// [`lock_all`] with another bounded wait.
-pub fn lock_all_within(
-    root: &Root,
-    stores: &Stores,
-    timeout: std::time::Duration,
-) -> Result<Locked> {
-    let pwd = lock::lckpwdf(root, timeout)?;
-    let mut names: Vec<&str> = stores
-        .files
-        .iter()
-        .flat_map(|f| f.names.iter().map(String::as_str))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    // One lock per real lock file, whatever names lead to it.
-    let mut seen = std::collections::HashSet::new();
-    let mut files = Vec::new();
-    for name in names {
-        if seen.insert(lock::lock_identity(root, name)?) {
-            files.push(lock::lock_file(root, name, timeout)?);
-        }
-    }
-    Ok(Locked {
-        _pwd: pwd,
-        _files: files,
-    })
-}
-
-/// One file the plan changes.
-struct Change<'a> {
-    file: &'a StoreFile,
-    old: Vec<u8>,
-    meta: Meta,
-    new: Vec<u8>,
-    /// Scratch file name for staging (and a rollback), recorded in the intent first.
-    scratch: std::ffi::OsString,
-}
-
-/// What a finished transaction did.
-#[derive(Debug, Serialize)]
-pub struct Outcome {
-    /// The backup taken before the change (`None` when nothing needed changing).
-    pub backup_id: Option<String>,
-    /// Files replaced, as shown to the owner.
-    pub changed: Vec<String>,
-    /// Interrupted earlier transactions rolled back first.
-    pub recovered: Vec<String>,
-}
-
-/// How often a change starts over when another program changed a store meanwhile.
-const CONCURRENT_ATTEMPTS: usize = 5;
-
-/// Contents of every store file, in `stores.files` order.
-pub type Contents = Vec<Vec<u8>>;
-
-/// Run a change. `plan` gets every store file's current bytes (read under the locks) and
-/// returns the new bytes for those it changes (`None`: unchanged). `check` is called on each
-/// changed file's bytes as re-read from disk after the change, to prove it took effect.
-pub fn run(
-    root: &Root,
-    stores: &Stores,
-    reason: &str,
-    mut plan: impl FnMut(&[&StoreFile], &Contents) -> Result<Vec<Option<Vec<u8>>>>,
-    check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
-    announce: impl FnOnce(&Preview<'_>) -> Result<()>,
-) -> Result<Outcome> {
-    let _locks = lock_all(root, stores)?;
-    let mut recovered = recover(root)?;
-    for id in backup::remove_incomplete(root)? {
-        recovered.push(format!(
-            "removed incomplete backup {id} of an interrupted run"
-        ));
+impl<'a> Locks<'a> {
+    /// Take `lckpwdf` and the per-file `NAME.lock` of every name of every store.
+    pub fn take(root: &'a Root, stores: &'a Stores) -> Result<Locks<'a>> {
+        Self::take_within(root, stores, LOCK_TIMEOUT)
     }
 
-    // Busybox's passwd/chpasswd take neither lckpwdf nor NAME.lock: their only mutex is
-    // `NAME+` (O_EXCL), held from their read to their rename. Once we hold every `NAME+`,
-    // none can start; one may have finished between our read and our staging, so re-read
-    // then and start over if anything moved.
-    let mut attempt = 0;
-    let (changes, manifest, state, staged) = loop {
-        attempt += 1;
-        let mut current = Vec::with_capacity(stores.files.len());
-        let mut metas = Vec::with_capacity(stores.files.len());
-        for f in &stores.files {
-            let (bytes, meta) = f.read()?;
-            current.push(bytes);
-            metas.push(meta);
+    /// [`Locks::take`] with another bounded wait.
+    pub fn take_within(
+        root: &'a Root,
+        stores: &'a Stores,
+        timeout: std::time::Duration,
+    ) -> Result<Locks<'a>> {
+        let pwd = lock::lckpwdf(root, timeout)?;
+        let mut names: Vec<&str> = stores
+            .files
+            .iter()
+            .flat_map(|f| f.names.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        // One lock per real lock file, whatever names lead to it.
+        let mut seen = std::collections::HashSet::new();
+        let mut files = Vec::new();
+        for name in names {
+            if seen.insert(lock::lock_identity(root, name)?) {
+                files.push(lock::lock_file(root, name, timeout)?);
+            }
         }
-        let refs: Vec<&StoreFile> = stores.files.iter().collect();
-        let planned = plan(&refs, &current)?;
+        Ok(Locks {
+            root,
+            stores,
+            _pwd: pwd,
+            _files: files,
+        })
+    }
+
+    /// Recover what an interrupted run left: roll back its change ([`recover`]) and remove
+    /// a backup set it left without a manifest. Only `backups --prune` holds the locks
+    /// without this: it keeps the set an unfinished change names for the next run.
+    pub fn recover(self) -> Result<Locked<'a>> {
+        let mut recovered = recover(self.root)?;
+        for id in backup::remove_incomplete(self.root)? {
+            recovered.push(format!(
+                "removed incomplete backup {id} of an interrupted run"
+            ));
+        }
+        Ok(Locked {
+            recovered,
+            locks: self,
+        })
+    }
+}
+
+/// Every lock held and an interrupted change recovered: where every change starts.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    /// Interrupted earlier transactions rolled back, incomplete backup sets removed.
+    recovered: Vec<String>,
+    locks: Locks<'a>,
+}
+
+impl<'a> Locked<'a> {
+    /// [`Locks::take`], then [`Locks::recover`].
+    pub fn take(root: &'a Root, stores: &'a Stores) -> Result<Locked<'a>> {
+        Locks::take(root, stores)?.recover()
+    }
+
+    /// What recovery did when the locks were taken.
+    pub fn recovered(&self) -> &[String] {
+        &self.recovered
+    }
+
+    /// Every store file as it is now (under the locks).
+    pub fn snapshot(&self) -> Result<Snapshot<'a>> {
+        Snapshot::read(self.locks.stores)
+    }
+
+    /// Plan a change on a fresh snapshot, back up the files it changes, write the intent
+    /// record and stage every new file. `Ok(None)`: nothing needs changing.
+    ///
+    /// Busybox's passwd/chpasswd take neither lckpwdf nor NAME.lock: their only mutex is
+    /// `NAME+` (O_EXCL), held from their read to their rename. Once we hold every `NAME+`,
+    /// none can start; one may have finished between our read and our staging, so re-read
+    /// then and start over (planning again) if anything moved.
+    pub fn prepare(
+        &self,
+        reason: &str,
+        mut plan: impl FnMut(&Snapshot<'a>) -> Result<Vec<Edit<'a>>>,
+    ) -> Result<Option<Prepared<'_, 'a>>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(prepared) = self.prepare_once(reason, &mut plan)? else {
+                return Ok(None);
+            };
+            let display = match prepared.moved() {
+                Ok(None) => return Ok(Some(prepared)),
+                Ok(Some(display)) => display,
+                Err(e) => return Err(prepared.nothing_changed(e)),
+            };
+            drop(prepared);
+            log::info!("{display} was changed by another program while we prepared; starting over");
+            if attempt >= CONCURRENT_ATTEMPTS {
+                return Err(Error::busy(format!(
+                    "{display} keeps being changed by another program; nothing was changed (try again)"
+                )));
+            }
+        }
+    }
+
+    fn prepare_once(
+        &self,
+        reason: &str,
+        plan: &mut impl FnMut(&Snapshot<'a>) -> Result<Vec<Edit<'a>>>,
+    ) -> Result<Option<Prepared<'_, 'a>>> {
+        let snapshot = self.snapshot()?;
+        let mut edits = plan(&snapshot)?;
         let mut changes = Vec::new();
-        for (((file, old), meta), new) in stores.files.iter().zip(current).zip(metas).zip(planned) {
-            if let Some(new) = new
-                && new != old
-            {
+        for Loaded { file, bytes, meta } in snapshot.files {
+            let Some(i) = edits.iter().position(|e| std::ptr::eq(e.file, file)) else {
+                continue;
+            };
+            let new = edits.swap_remove(i).new;
+            if new != bytes {
                 changes.push(Change {
                     file,
-                    old,
+                    old: bytes,
                     meta,
                     new,
                     scratch: atomic::scratch_name(&file.resolved)?,
@@ -185,23 +217,19 @@ pub fn run(
             }
         }
         if changes.is_empty() {
-            return Ok(Outcome {
-                backup_id: None,
-                changed: Vec::new(),
-                recovered,
-            });
+            return Ok(None);
         }
 
-        let snapshots: Vec<Snapshot<'_>> = changes
+        let snapshots: Vec<backup::Snapshot<'_>> = changes
             .iter()
-            .map(|c| Snapshot {
+            .map(|c| backup::Snapshot {
                 file: c.file,
                 bytes: &c.old,
                 meta: c.meta,
             })
             .collect();
-        let manifest = backup::create(root, reason, &snapshots)?;
-        let state = StateDir::open(root, true)?.expect("created by the backup");
+        let manifest = backup::create(self.locks.root, reason, &snapshots)?;
+        let state = StateDir::open(self.locks.root, true)?.expect("created by the backup");
         write_intent(
             &state,
             &Intent {
@@ -221,8 +249,17 @@ pub fn run(
         )?;
 
         // Stage every file before replacing any: a failure here changes nothing.
-        let mut staged = Vec::with_capacity(changes.len());
-        for c in &changes {
+        let mut prepared = Prepared {
+            locked: self,
+            staged: Vec::with_capacity(changes.len()),
+            work: Some(Work {
+                changes,
+                manifest,
+                state,
+            }),
+        };
+        let work = prepared.work.as_ref().expect("just made");
+        for c in &work.changes {
             match atomic::stage(
                 &c.file.resolved,
                 &c.file.display,
@@ -230,85 +267,221 @@ pub fn run(
                 c.meta,
                 &c.scratch,
             ) {
-                Ok(s) => staged.push(s),
-                Err(e) => {
-                    drop(staged);
-                    clear_intent(&state);
-                    return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
-                }
+                Ok(s) => prepared.staged.push(s),
+                Err(e) => return Err(prepared.nothing_changed(e)),
             }
         }
-        let mut moved = None;
-        for c in &changes {
-            match c.file.read() {
-                Ok((now, _)) if now == c.old => {}
-                Ok(_) => {
-                    moved = Some(c.file.display.clone());
-                    break;
-                }
-                Err(e) => {
-                    drop(staged);
-                    clear_intent(&state);
-                    return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
-                }
-            }
-        }
-        match moved {
-            None => break (changes, manifest, state, staged),
-            Some(display) => {
-                drop(staged);
-                clear_intent(&state);
-                log::info!(
-                    "{display} was changed by another program while we prepared; starting over"
-                );
-                if attempt >= CONCURRENT_ATTEMPTS {
-                    return Err(Error::busy(format!(
-                        "{display} keeps being changed by another program; nothing was changed (try again)"
-                    )));
-                }
-            }
-        }
-    };
-    // What the owner must see, before anything is replaced: if it cannot be written (closed
-    // pipe, full disk, dropped session), nothing changes.
-    let shown = announce(&Preview {
-        backup_id: &manifest.id,
-        changing: changes.iter().map(|c| c.file.display.clone()).collect(),
-        recovered: &recovered,
-    });
-    if let Err(e) = shown {
-        drop(staged);
-        clear_intent(&state);
-        return Err(e.context(format!("nothing was changed (backup {})", manifest.id)));
+        Ok(Some(prepared))
     }
-    let mut replaced = 0usize;
-    for s in staged {
-        match s.commit() {
-            Ok(()) => replaced += 1,
-            Err((renamed, e)) => {
-                let upto = replaced + usize::from(renamed);
-                return Err(rollback(root, &state, &changes[..upto], &manifest, e));
-            }
+
+    /// The outcome of a change that found nothing to change.
+    fn unchanged(&self) -> Outcome {
+        Outcome {
+            backup_id: None,
+            changed: Vec::new(),
+            recovered: self.recovered.clone(),
+        }
+    }
+}
+
+/// One file the plan changes.
+struct Change<'a> {
+    file: &'a StoreFile,
+    old: Vec<u8>,
+    meta: Meta,
+    new: Vec<u8>,
+    /// Scratch file name for staging (and a rollback), recorded in the intent first.
+    scratch: std::ffi::OsString,
+}
+
+/// What a prepared change has written so far: the backup, the intent record naming it.
+struct Work<'a> {
+    changes: Vec<Change<'a>>,
+    manifest: Manifest,
+    state: StateDir,
+}
+
+/// A change backed up, recorded in the intent record and staged (`NAME+` of every file),
+/// nothing replaced yet. Dropping it discards the staged files and the intent record, so
+/// the stores stay as they were (the backup set stays: it is complete).
+pub struct Prepared<'l, 'a> {
+    locked: &'l Locked<'a>,
+    staged: Vec<Staged<'a>>,
+    /// `None` once committed.
+    work: Option<Work<'a>>,
+}
+
+impl<'l, 'a> Prepared<'l, 'a> {
+    fn work(&self) -> &Work<'a> {
+        self.work.as_ref().expect("taken only by commit")
+    }
+
+    /// What the owner must see before anything is replaced.
+    pub fn preview(&self) -> Preview<'_> {
+        let work = self.work();
+        Preview {
+            backup_id: &work.manifest.id,
+            changing: work
+                .changes
+                .iter()
+                .map(|c| c.file.display.clone())
+                .collect(),
+            recovered: &self.locked.recovered,
         }
     }
 
-    // Verify from disk, through a fresh resolution of each file's own name.
-    for c in &changes {
-        let res = verify_one(root, c, &check);
-        if let Err(e) = res {
-            return Err(rollback(root, &state, &changes, &manifest, e));
+    /// Whether another program changed a file since the snapshot: its name if so.
+    fn moved(&self) -> Result<Option<String>> {
+        for c in &self.work().changes {
+            let (now, _) = c.file.read()?;
+            if now != c.old {
+                return Ok(Some(c.file.display.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Abandon the change (dropping it discards what it staged) and explain `e`.
+    pub fn nothing_changed(self, e: Error) -> Error {
+        let id = self.work().manifest.id.clone();
+        drop(self);
+        e.context(format!("nothing was changed (backup {id})"))
+    }
+
+    /// Replace every file by its staged version, in order. A failure rolls back what was
+    /// replaced and is returned explained.
+    pub fn commit(mut self) -> Result<Committed<'l, 'a>> {
+        let staged = std::mem::take(&mut self.staged);
+        let mut committed = Committed {
+            locked: self.locked,
+            work: self.work.take(),
+            replaced: 0,
+        };
+        for s in staged {
+            match s.commit() {
+                Ok(()) => committed.replaced += 1,
+                Err(e) => {
+                    committed.replaced += usize::from(e.renamed());
+                    return Err(committed.roll_back(e.into_error()));
+                }
+            }
+        }
+        Ok(committed)
+    }
+}
+
+impl Drop for Prepared<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(work) = &self.work {
+            self.staged.clear();
+            clear_intent(&work.state);
         }
     }
-    // The change is complete only once its intent record is gone: otherwise the next run
-    // would roll it back, so roll back now and say so.
-    if let Err(e) = remove_intent(&state) {
-        return Err(rollback(root, &state, &changes, &manifest, e));
+}
+
+/// A change in place, not yet verified. Dropping it before [`Committed::verify`] rolls the
+/// replaced files back.
+pub struct Committed<'l, 'a> {
+    locked: &'l Locked<'a>,
+    /// `None` once verified or rolled back.
+    work: Option<Work<'a>>,
+    /// How many of the changes (in order) were replaced.
+    replaced: usize,
+}
+
+impl Committed<'_, '_> {
+    /// Read every changed file back from disk, through a fresh resolution of its own name:
+    /// exactly the bytes, owner and mode written, and `check` accepts them. Then the intent
+    /// record goes and the change is complete; any failure rolls every file back.
+    pub fn verify(mut self, check: impl Fn(&StoreFile, &[u8]) -> Result<()>) -> Result<Outcome> {
+        let root = self.locked.locks.root;
+        let verified = self.work.as_ref().map_or(Ok(()), |work| {
+            for c in &work.changes {
+                verify_one(root, c, &check)?;
+            }
+            // The change is complete only once its intent record is gone: otherwise the
+            // next run would roll it back, so roll back now and say so.
+            remove_intent(&work.state)
+        });
+        if let Err(e) = verified {
+            return Err(self.roll_back(e));
+        }
+        let work = self.work.take().expect("verified once");
+        Ok(Outcome {
+            backup_id: Some(work.manifest.id),
+            changed: work
+                .changes
+                .iter()
+                .map(|c| c.file.display.clone())
+                .collect(),
+            recovered: self.locked.recovered.clone(),
+        })
     }
-    Ok(Outcome {
-        backup_id: Some(manifest.id),
-        changed: changes.iter().map(|c| c.file.display.clone()).collect(),
-        recovered,
-    })
+
+    /// Put back what was replaced; the error to report (`cause`, explained).
+    fn roll_back(&mut self, cause: Error) -> Error {
+        match self.work.take() {
+            Some(work) => rollback(
+                self.locked.locks.root,
+                &work.state,
+                &work.changes[..self.replaced],
+                &work.manifest,
+                cause,
+            ),
+            None => cause,
+        }
+    }
+}
+
+impl Drop for Committed<'_, '_> {
+    fn drop(&mut self) {
+        if self.work.is_some() {
+            let cause = Error::new(
+                crate::error::Exit::IoErr,
+                "the change was abandoned before it was verified",
+            );
+            let e = self.roll_back(cause);
+            log::error!("{}", e.message);
+        }
+    }
+}
+
+/// What a finished transaction did.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The backup taken before the change (`None` when nothing needed changing).
+    pub backup_id: Option<String>,
+    /// Files replaced, as shown to the owner.
+    pub changed: Vec<String>,
+    /// Interrupted earlier transactions rolled back first.
+    pub recovered: Vec<String>,
+}
+
+/// How often a change starts over when another program changed a store meanwhile.
+const CONCURRENT_ATTEMPTS: usize = 5;
+
+/// Run a change: take the locks (recovering first), let `plan` edit a snapshot of every
+/// store file read under them, back up, record the intent and stage, show the owner what
+/// `announce` shows, replace, verify with `check` (each changed file's bytes as re-read
+/// from disk, to prove the change took effect).
+pub fn run<'a>(
+    root: &'a Root,
+    stores: &'a Stores,
+    reason: &str,
+    plan: impl FnMut(&Snapshot<'a>) -> Result<Vec<Edit<'a>>>,
+    check: impl Fn(&StoreFile, &[u8]) -> Result<()>,
+    announce: impl FnOnce(&Preview<'_>) -> Result<()>,
+) -> Result<Outcome> {
+    let locked = Locked::take(root, stores)?;
+    let Some(prepared) = locked.prepare(reason, plan)? else {
+        return Ok(locked.unchanged());
+    };
+    // What the owner must see, before anything is replaced: if it cannot be written (closed
+    // pipe, full disk, dropped session), nothing changes.
+    if let Err(e) = announce(&prepared.preview()) {
+        return Err(prepared.nothing_changed(e));
+    }
+    prepared.commit()?.verify(check)
 }
 
 fn verify_one(

@@ -5,12 +5,13 @@ use std::io::IsTerminal;
 
 use zeroize::Zeroizing;
 
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use super::password_input;
 use crate::account;
 use crate::audit;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::snapshot::Snapshot;
 
 /// The Cloud Key as QTS takes it for a password: upper case, letters and digits only
 /// (`Q1234-5678` → `Q12345678`).
@@ -84,12 +85,12 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
     let mut stores = open_stores(ctx)?;
     // Every smbpasswd a Samba here could read, not only the one smb.conf names.
     stores.add_every_smbpasswd(&ctx.root);
-    let contents = read_all(&stores)?;
+    let snapshot = Snapshot::read(&stores)?;
     let users = if users.is_empty() {
-        audit::default_users(&stores, &contents)
+        audit::default_users(&snapshot)
     } else {
         for u in users {
-            account::require_user(&stores, &contents, u)?;
+            account::require_user(&snapshot, u)?;
         }
         users.to_vec()
     };
@@ -100,8 +101,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<i32> {
     };
     let report = audit::run(
         &ctx.root,
-        &stores,
-        &contents,
+        &snapshot,
         &users,
         key.as_deref().map(|k| &k[..]),
         ctx.invocation(),

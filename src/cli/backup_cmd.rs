@@ -1,36 +1,24 @@
 //! `qrescue backup` and `qrescue backups`.
 
 use super::common::open_stores;
-use crate::backup::{self, Snapshot};
+use crate::backup;
 use crate::context::Context;
 use crate::error::Result;
 use crate::txn;
 
 pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
     let stores = open_stores(ctx)?;
-    let _locks = txn::lock_all(&ctx.root, &stores)?;
-    let recovered = txn::recover(&ctx.root)?;
-    let mut read = Vec::new();
-    for f in &stores.files {
-        read.push(f.read()?);
-    }
-    let snaps: Vec<Snapshot<'_>> = stores
-        .files
-        .iter()
-        .zip(&read)
-        .map(|(file, (bytes, meta))| Snapshot {
-            file,
-            bytes,
-            meta: *meta,
-        })
-        .collect();
+    let locked = txn::Locked::take(&ctx.root, &stores)?;
+    let recovered = locked.recovered();
+    let snapshot = locked.snapshot()?;
+    let snaps: Vec<backup::Snapshot<'_>> = snapshot.files.iter().map(|l| l.for_backup()).collect();
     let m = backup::create(&ctx.root, reason.unwrap_or("manual"), &snaps)?;
     if ctx.json {
         super::print_json(
             &serde_json::json!({"id": m.id, "files": m.files.iter().map(|f| &f.path).collect::<Vec<_>>(), "recovered": recovered}),
         )?;
     } else {
-        for r in &recovered {
+        for r in recovered {
             eprintln!("note: {r}");
         }
         crate::say!("{}", m.id);
@@ -42,7 +30,8 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
 /// written meanwhile), keep the N newest sets and the one an unfinished transaction names.
 pub fn run_prune(ctx: &Context, keep: usize) -> Result<i32> {
     let stores = open_stores(ctx)?;
-    let _locks = txn::lock_all(&ctx.root, &stores)?;
+    // The locks without recovery: the set an unfinished change names stays for the next run.
+    let _locks = txn::Locks::take(&ctx.root, &stores)?;
     let pending = txn::pending(&ctx.root)?;
     let protect = pending.as_ref().map(|i| i.backup_id.as_str());
     let removed = backup::prune(&ctx.root, keep, protect)?;

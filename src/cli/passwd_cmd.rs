@@ -2,13 +2,14 @@
 
 use clap::Args;
 
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use super::{DEFAULT_USER, password_input};
 use crate::account;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::hash::{self, GenScheme};
 use crate::secret::{self, Password};
+use crate::snapshot::Snapshot;
 use crate::stores::{Kind, Samba};
 use crate::txn;
 
@@ -59,9 +60,9 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     check_user(user)?;
     crate::logging::init(crate::logging::SyslogFacility::LOG_AUTH, false);
     let stores = open_stores(ctx)?;
-    let contents = read_all(&stores)?;
-    account::require_user(&stores, &contents, user)?;
-    let info = account::current_hash_info(&stores, &contents, user);
+    let snapshot = Snapshot::read(&stores)?;
+    account::require_user(&snapshot, user)?;
+    let info = account::current_hash_info(&snapshot, user);
     let (mut scheme, mut rounds) = info
         .as_ref()
         .map_or((GenScheme::Sha512, None), hash::keep_family);
@@ -108,7 +109,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
     } else {
         password_input::from_tty(user, true)?
     };
-    let state = account::state(&stores, &contents, user);
+    let state = account::state(&snapshot, user);
     if !args.random {
         check_new_password(ctx, args, user, &password, &state)?;
     }
@@ -122,8 +123,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         };
         return dry_run(
             ctx,
-            &stores,
-            &contents,
+            &snapshot,
             user,
             &how,
             args.unlock,
@@ -164,19 +164,11 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<i32> {
         &ctx.root,
         &stores,
         &format!("before passwd {user}"),
-        |files, contents| {
+        |snapshot| {
             // Planned again if another program changed a store meanwhile: start clean.
             let mut skipped = skipped.borrow_mut();
             skipped.clear();
-            account::plan_password(
-                files,
-                contents,
-                user,
-                &crypt_hash,
-                &nt_hex,
-                unlock,
-                &mut skipped,
-            )
+            account::plan_password(snapshot, user, &crypt_hash, &nt_hex, unlock, &mut skipped)
         },
         |file, bytes| account::check_password(file, bytes, user, &crypt_hash, &nt_hex),
         // The backup id (to undo) and a generated password are shown before the change is
@@ -326,8 +318,7 @@ fn samba_note(ctx: &Context, stores: &crate::stores::Stores, user: &str) -> Opti
 
 fn dry_run(
     ctx: &Context,
-    stores: &crate::stores::Stores,
-    contents: &[Vec<u8>],
+    snapshot: &Snapshot<'_>,
     user: &str,
     how: &NewHash,
     unlock: bool,
@@ -336,11 +327,9 @@ fn dry_run(
     let (scheme, rounds) = (how.scheme, how.rounds);
     let placeholder_hash = "<new hash>";
     let placeholder_nt = "<new NT hash>";
-    let files: Vec<_> = stores.files.iter().collect();
     let mut skipped = Vec::new();
     let planned = account::plan_password(
-        &files,
-        contents,
+        snapshot,
         user,
         placeholder_hash,
         placeholder_nt,
@@ -348,8 +337,13 @@ fn dry_run(
         &mut skipped,
     )?;
     let mut changes = Vec::new();
-    for ((file, old), new) in stores.files.iter().zip(contents).zip(&planned) {
-        let Some(new) = new else { continue };
+    for edit in &planned {
+        let (file, new) = (edit.file, &edit.new);
+        let old = snapshot
+            .files
+            .iter()
+            .find(|l| std::ptr::eq(l.file, file))
+            .map_or(&[][..], |l| &l.bytes[..]);
         let line_of = |bytes: &'_ [u8]| match crate::formats::colon::find(bytes, user) {
             crate::formats::colon::Lookup::Found(l) => Some(l.text.to_vec()),
             _ => None,

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::DEFAULT_USER;
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use crate::account;
 use crate::context::Context;
 use crate::error::Result;
 use crate::leftovers;
+use crate::snapshot::Snapshot;
 use crate::stores::Samba;
 use crate::txn;
 
@@ -19,21 +20,17 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<i32> {
     let mut notes = Vec::new();
     let mut recovered = Vec::new();
     let mut found = Vec::new();
-    match txn::lock_all_within(&ctx.root, &stores, Duration::from_secs(2)) {
-        Ok(_locks) => {
-            recovered = txn::recover(&ctx.root)?;
-            for id in crate::backup::remove_incomplete(&ctx.root)? {
-                recovered.push(format!(
-                    "removed incomplete backup {id} of an interrupted run"
-                ));
-            }
+    match txn::Locks::take_within(&ctx.root, &stores, Duration::from_secs(2)) {
+        Ok(locks) => {
+            let locked = locks.recover()?;
+            recovered = locked.recovered().to_vec();
             found = leftovers::sweep(&ctx.root, &stores, true);
         }
         Err(e) => notes.push(format!("not checking for leftovers: {}", e.message)),
     }
-    let contents = read_all(&stores)?;
-    account::require_user(&stores, &contents, user)?;
-    let state = account::state(&stores, &contents, user);
+    let snapshot = Snapshot::read(&stores)?;
+    account::require_user(&snapshot, user)?;
+    let state = account::state(&snapshot, user);
     if ctx.json {
         super::print_json(&serde_json::json!({
             "root": ctx.root.path(),
