@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::formats::colon::{self, Lookup};
+use crate::formats::colon;
+use crate::formats::secret::{self, NewSecret, SecretFormat, SecretKind};
 use crate::formats::{group, passwd, shadow, smbpasswd};
 use crate::hash::{self, Verdict};
 use crate::snapshot::{Edit, Snapshot};
@@ -20,28 +21,23 @@ fn hash_kind(snapshot: &Snapshot<'_>) -> Kind {
     }
 }
 
+/// The rules for the secret a store of `kind` holds (`None`: a group file holds none).
+pub fn secret_format(kind: Kind) -> Option<&'static dyn SecretFormat> {
+    match kind {
+        Kind::Shadow => Some(&secret::Shadow),
+        Kind::Passwd => Some(&secret::Passwd),
+        Kind::Smbpasswd => Some(&secret::Smbpasswd),
+        Kind::Group => None,
+    }
+}
+
+/// The account's entry in `file`, by its format's rules.
 fn find_line<'a>(file: &StoreFile, bytes: &'a [u8], user: &str) -> Result<Option<colon::Line<'a>>> {
-    // Samba matches smbpasswd names case-insensitively and takes the first: `ADMIN` before
-    // `admin` is the entry it uses. Any second spelling makes the target a guess.
-    if file.kind == Kind::Smbpasswd {
-        let spellings = colon::find_any_case(bytes, user);
-        if spellings.len() > 1 {
-            return Err(Error::data(format!(
-                "{}: {} is on lines {spellings:?} in different letter cases; Samba matches names \
-                 case-insensitively, so which one it uses is not {user}'s alone: merge them first",
-                file.display,
-                crate::escape::line(user)
-            )));
-        }
+    match secret_format(file.kind) {
+        Some(format) => format.find(bytes, user),
+        None => secret::find_exact(bytes, user),
     }
-    match colon::find(bytes, user) {
-        Lookup::Found(l) => Ok(Some(l)),
-        Lookup::Missing => Ok(None),
-        Lookup::Ambiguous(lines) => Err(Error::data(format!(
-            "{}: {user} appears on lines {lines:?}; fix the duplicates first",
-            file.display
-        ))),
-    }
+    .map_err(|m| Error::data(format!("{}: {m}", file.display)))
 }
 
 /// One store's view of the account.
@@ -210,9 +206,9 @@ pub fn current_hash_info(snapshot: &Snapshot<'_>, user: &str) -> Option<hash::Ha
             continue;
         }
         if let Ok(Some(l)) = find_line(file, bytes, user) {
-            let field = l
-                .fields()
-                .get(1)
+            let format = secret_format(file.kind)?;
+            let field = format
+                .secret(&l)
                 .map(|f| String::from_utf8_lossy(f).into_owned())?;
             return Some(hash::inspect(&field));
         }
@@ -248,8 +244,15 @@ pub fn plan_password<'a>(
     skipped: &mut Vec<String>,
 ) -> Result<Vec<Edit<'a>>> {
     let has_shadow = snapshot.of(Kind::Shadow).next().is_some();
-    let today = clock::today();
-    let now = clock::now_unix();
+    let new_secret = NewSecret {
+        crypt: crypt_hash,
+        nt_hex,
+    };
+    let how = secret::Change {
+        unlock,
+        today: clock::today(),
+        now: clock::now_unix(),
+    };
     let mut out = Vec::with_capacity(snapshot.files.len());
     for loaded in &snapshot.files {
         let (file, bytes) = (loaded.file, &loaded.bytes[..]);
@@ -258,27 +261,13 @@ pub fn plan_password<'a>(
             |m: String| Error::data(format!("{}: {m}; nothing was changed", file.display));
         let new_line = match (file.kind, line) {
             (Kind::Group, _) => None,
-            (Kind::Passwd, Some(l)) => {
-                let e = passwd::parse(&l).map_err(malformed)?;
-                let field = kept_lock(&e.password, crypt_hash, unlock);
-                (!has_shadow).then(|| (l.span.clone(), passwd::with_password(&l, field.as_bytes())))
-            }
-            (Kind::Shadow, Some(l)) => {
-                let e = shadow::parse(&l).map_err(malformed)?;
-                let field = kept_lock(&e.hash, crypt_hash, unlock);
-                let mut new = shadow::with_hash(&l, field.as_bytes(), today);
-                if unlock && e.expire.is_some_and(|exp| exp <= today) {
-                    new = shadow::without_expiry(&new);
-                }
-                Some((l.span.clone(), new))
-            }
-            (Kind::Smbpasswd, Some(l)) => {
-                smbpasswd::parse(&l).map_err(malformed)?;
-                let mut new = smbpasswd::with_nt_hash(&l, nt_hex, now);
-                if unlock {
-                    new = smbpasswd::enabled(&new);
-                }
-                Some((l.span.clone(), new))
+            (kind, Some(l)) => {
+                let format = secret_format(kind).expect("group files are matched above");
+                let new = format
+                    .with_secret(&l, &new_secret, how)
+                    .map_err(malformed)?;
+                // passwd holds the hash only without shadow (its entry must be sound anyway).
+                (kind != Kind::Passwd || !has_shadow).then(|| (l.span.clone(), new))
             }
             (Kind::Shadow, None) => {
                 return Err(Error::data(format!(
@@ -313,21 +302,7 @@ pub fn plan_password<'a>(
     Ok(out)
 }
 
-/// The new crypt field: the new hash, behind the old field's `!` lock (shadow-utils'
-/// `passwd -l`, also a bare `!`) unless `unlock`. A `*` field never had a password: the
-/// new one replaces it, as chpasswd does.
-pub fn kept_lock(old_field: &str, crypt_hash: &str, unlock: bool) -> String {
-    if !unlock && is_lock(old_field) {
-        format!("!{crypt_hash}")
-    } else {
-        crypt_hash.to_string()
-    }
-}
-
-/// Whether a crypt field carries a lock `passwd` keeps: a leading `!`.
-pub fn is_lock(field: &str) -> bool {
-    field.starts_with('!')
-}
+pub use crate::formats::secret::{is_lock, kept_lock};
 
 /// After a change: the file must now accept `password` for `user`.
 /// After a change: the account's hash fields as read back from disk are exactly the ones
@@ -350,20 +325,18 @@ pub fn check_password(
     let Some(line) = find_line(file, bytes, user)? else {
         return fail("the entry is missing");
     };
-    let f = line.fields();
-    match file.kind {
-        Kind::Passwd | Kind::Shadow => {
-            let got = f.get(1).copied().unwrap_or_default();
-            if got.strip_prefix(b"!").unwrap_or(got) != crypt_hash.as_bytes() {
-                return fail("the new hash is not in place");
-            }
-        }
-        Kind::Smbpasswd => {
-            if f.get(3).copied() != Some(nt_hex.as_bytes()) {
-                return fail("the NT hash does not match");
-            }
-        }
-        Kind::Group => {}
+    let Some(format) = secret_format(file.kind) else {
+        return Ok(());
+    };
+    let new = NewSecret {
+        crypt: crypt_hash,
+        nt_hex,
+    };
+    if !format.holds(&line, &new) {
+        return fail(match format.kind() {
+            SecretKind::Crypt => "the new hash is not in place",
+            SecretKind::Nt => "the NT hash does not match",
+        });
     }
     Ok(())
 }
@@ -387,13 +360,16 @@ pub fn verify_all(
     let mut out = Vec::new();
     for loaded in &snapshot.files {
         let (file, bytes) = (loaded.file, &loaded.bytes[..]);
-        if file.kind == Kind::Group || (file.kind == Kind::Passwd && hk != Kind::Passwd) {
+        let Some(format) = secret_format(file.kind) else {
+            continue;
+        };
+        if file.kind == Kind::Passwd && hk != Kind::Passwd {
             continue;
         }
         let line = find_line(file, bytes, user)?;
-        let (result, ok) = match (file.kind, line) {
-            (_, None) => ("absent".to_string(), file.kind == Kind::Smbpasswd),
-            (Kind::Smbpasswd, Some(l)) => {
+        let (result, ok) = match (format.kind(), line) {
+            (kind, None) => ("absent".to_string(), kind == SecretKind::Nt),
+            (SecretKind::Nt, Some(l)) => {
                 let e = smbpasswd::parse(&l)
                     .map_err(|m| Error::data(format!("{}: {m}", file.display)))?;
                 match e.nt_hash {
@@ -402,9 +378,9 @@ pub fn verify_all(
                     Some(_) => ("mismatch".to_string(), false),
                 }
             }
-            (_, Some(l)) => {
-                let field = String::from_utf8_lossy(l.fields().get(1).copied().unwrap_or_default())
-                    .into_owned();
+            (SecretKind::Crypt, Some(l)) => {
+                let field =
+                    String::from_utf8_lossy(format.secret(&l).unwrap_or_default()).into_owned();
                 let info = hash::inspect(&field);
                 match hash::verify(password, &field) {
                     Verdict::Match if info.locked => ("match (account locked)".to_string(), true),

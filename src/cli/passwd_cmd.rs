@@ -349,23 +349,9 @@ fn dry_run(
             _ => None,
         };
         let (old_line, new_line) = (line_of(old), line_of(new));
-        let redact = |t: &[u8]| -> String {
-            let mut f: Vec<String> = t
-                .split(|&b| b == b':')
-                .map(|x| String::from_utf8_lossy(x).into_owned())
-                .collect();
-            if f.len() > 1
-                && file.kind != Kind::Smbpasswd
-                && !f[1].trim_start_matches('!').starts_with('<')
-            {
-                f[1] = "<old hash>".into();
-            }
-            if file.kind == Kind::Smbpasswd && f.len() > 3 && !f[3].starts_with('<') {
-                f[2] = "<old LM>".into();
-                f[3] = "<old NT hash>".into();
-            }
-            f.join(":")
-        };
+        // Only a file that holds a secret is ever planned.
+        let format = account::secret_format(file.kind).expect("a store with a secret");
+        let redact = |t: &[u8]| format.redact(t);
         changes.push(serde_json::json!({
             "path": file.display,
             "kind": file.kind,
