@@ -6,7 +6,6 @@
 
 #![forbid(unsafe_code)]
 
-use crate::backup;
 use crate::error::Result;
 use crate::stores::{Kind, StoreFile, Stores};
 use crate::sys::atomic::Meta;
@@ -47,16 +46,5 @@ impl<'a> Snapshot<'a> {
     /// The files of one kind.
     pub fn of(&self, kind: Kind) -> impl Iterator<Item = &Loaded<'a>> {
         self.files.iter().filter(move |l| l.file.kind == kind)
-    }
-}
-
-impl Loaded<'_> {
-    /// This file's content, as a backup set takes it.
-    pub fn for_backup(&self) -> backup::Snapshot<'_> {
-        backup::Snapshot {
-            file: self.file,
-            bytes: &self.bytes,
-            meta: self.meta,
-        }
     }
 }

@@ -11,7 +11,15 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<i32> {
     let locked = txn::Locked::take(&ctx.root, &stores)?;
     let recovered = locked.recovered();
     let snapshot = locked.snapshot()?;
-    let snaps: Vec<backup::Snapshot<'_>> = snapshot.files.iter().map(|l| l.for_backup()).collect();
+    let snaps: Vec<backup::Snapshot<'_>> = snapshot
+        .files
+        .iter()
+        .map(|l| backup::Snapshot {
+            file: l.file,
+            bytes: &l.bytes,
+            meta: l.meta,
+        })
+        .collect();
     let m = backup::create(&ctx.root, reason.unwrap_or("manual"), &snaps)?;
     if ctx.json {
         super::print_json(
