@@ -24,8 +24,8 @@ fn hash_kind(snapshot: &Snapshot<'_>) -> Kind {
 /// The rules for the secret a store of `kind` holds (`None`: a group file holds none).
 pub fn secret_format(kind: Kind) -> Option<&'static dyn SecretFormat> {
     match kind {
-        Kind::Shadow => Some(&secret::Shadow),
-        Kind::Passwd => Some(&secret::Passwd),
+        Kind::Shadow => Some(&secret::SHADOW),
+        Kind::Passwd => Some(&secret::PASSWD),
         Kind::Smbpasswd => Some(&secret::Smbpasswd),
         Kind::Group => None,
     }

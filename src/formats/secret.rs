@@ -108,60 +108,36 @@ fn shown_fields(text: &[u8]) -> Vec<String> {
 /// The crypt field of a colon line (shadow, passwd): field 2.
 const CRYPT_FIELD: usize = 1;
 
-fn crypt_holds(line: &Line<'_>, crypt: &str) -> bool {
-    let got = line.fields().get(CRYPT_FIELD).copied().unwrap_or_default();
-    got.strip_prefix(b"!").unwrap_or(got) == crypt.as_bytes()
+/// A colon file whose second field is a crypt hash: shadow, and passwd on a system without
+/// shadow. They differ only in how the rest of the entry changes with the hash.
+pub struct Crypt {
+    edit: fn(&Line<'_>, &str, Change) -> Result<Vec<u8>, String>,
 }
 
-fn crypt_redact(text: &[u8]) -> String {
-    let mut f = shown_fields(text);
-    if f.len() > CRYPT_FIELD && !f[CRYPT_FIELD].trim_start_matches('!').starts_with('<') {
-        f[CRYPT_FIELD] = "<old hash>".into();
-    }
-    f.join(":")
-}
-
-/// `/etc/shadow`.
-pub struct Shadow;
-
-impl SecretFormat for Shadow {
-    fn kind(&self) -> SecretKind {
-        SecretKind::Crypt
-    }
-
-    fn secret<'a>(&self, line: &Line<'a>) -> Option<&'a [u8]> {
-        line.fields().get(CRYPT_FIELD).copied()
-    }
-
-    fn holds(&self, line: &Line<'_>, new: &NewSecret<'_>) -> bool {
-        crypt_holds(line, new.crypt)
-    }
-
-    /// Also lifts an expired entry's block when unlocking (as `usermod -e ''` does).
-    fn with_secret(
-        &self,
-        line: &Line<'_>,
-        new: &NewSecret<'_>,
-        how: Change,
-    ) -> Result<Vec<u8>, String> {
+/// `/etc/shadow`: the last-change day is set, and unlocking also lifts an expired entry's
+/// block (as `usermod -e ''` does).
+pub const SHADOW: Crypt = Crypt {
+    edit: |line, crypt, how| {
         let e = shadow::parse(line)?;
-        let field = kept_lock(&e.hash, new.crypt, how.unlock);
+        let field = kept_lock(&e.hash, crypt, how.unlock);
         let mut out = shadow::with_hash(line, field.as_bytes(), how.today);
         if how.unlock && e.expire.is_some_and(|exp| exp <= how.today) {
             out = shadow::without_expiry(&out);
         }
         Ok(out)
-    }
-
-    fn redact(&self, text: &[u8]) -> String {
-        crypt_redact(text)
-    }
-}
+    },
+};
 
 /// `/etc/passwd`, which holds the crypt hash only on a system without shadow.
-pub struct Passwd;
+pub const PASSWD: Crypt = Crypt {
+    edit: |line, crypt, how| {
+        let e = passwd::parse(line)?;
+        let field = kept_lock(&e.password, crypt, how.unlock);
+        Ok(passwd::with_password(line, field.as_bytes()))
+    },
+};
 
-impl SecretFormat for Passwd {
+impl SecretFormat for Crypt {
     fn kind(&self) -> SecretKind {
         SecretKind::Crypt
     }
@@ -171,7 +147,8 @@ impl SecretFormat for Passwd {
     }
 
     fn holds(&self, line: &Line<'_>, new: &NewSecret<'_>) -> bool {
-        crypt_holds(line, new.crypt)
+        let got = self.secret(line).unwrap_or_default();
+        got.strip_prefix(b"!").unwrap_or(got) == new.crypt.as_bytes()
     }
 
     fn with_secret(
@@ -180,13 +157,15 @@ impl SecretFormat for Passwd {
         new: &NewSecret<'_>,
         how: Change,
     ) -> Result<Vec<u8>, String> {
-        let e = passwd::parse(line)?;
-        let field = kept_lock(&e.password, new.crypt, how.unlock);
-        Ok(passwd::with_password(line, field.as_bytes()))
+        (self.edit)(line, new.crypt, how)
     }
 
     fn redact(&self, text: &[u8]) -> String {
-        crypt_redact(text)
+        let mut f = shown_fields(text);
+        if f.len() > CRYPT_FIELD && !f[CRYPT_FIELD].trim_start_matches('!').starts_with('<') {
+            f[CRYPT_FIELD] = "<old hash>".into();
+        }
+        f.join(":")
     }
 }
 
@@ -270,18 +249,18 @@ mod tests {
     #[test]
     fn shadow_keeps_a_lock_and_lifts_it_with_an_expiry_on_unlock() {
         let old = b"admin:!$1$$old:14233:0:99999:7::1:\n";
-        let kept = Shadow.with_secret(&line(old), &NEW, KEEP).unwrap();
+        let kept = SHADOW.with_secret(&line(old), &NEW, KEEP).unwrap();
         assert_eq!(kept, b"admin:!$1$$new:20000:0:99999:7::1:");
-        assert!(Shadow.holds(&line(&kept), &NEW));
+        assert!(SHADOW.holds(&line(&kept), &NEW));
         let lifted = Change {
             unlock: true,
             ..KEEP
         };
-        let open = Shadow.with_secret(&line(old), &NEW, lifted).unwrap();
+        let open = SHADOW.with_secret(&line(old), &NEW, lifted).unwrap();
         assert_eq!(open, b"admin:$1$$new:20000:0:99999:7:::");
-        assert_eq!(Shadow.secret(&line(&open)), Some(&b"$1$$new"[..]));
+        assert_eq!(SHADOW.secret(&line(&open)), Some(&b"$1$$new"[..]));
         assert!(
-            Shadow
+            SHADOW
                 .with_secret(&line(b"admin:x:1\n"), &NEW, KEEP)
                 .is_err()
         );
@@ -304,8 +283,8 @@ mod tests {
 
     #[test]
     fn redacted_secrets_and_placeholders_kept() {
-        assert_eq!(Shadow.redact(b"admin:!$1$$x:1:2"), "admin:<old hash>:1:2");
-        assert_eq!(Passwd.redact(b"admin:!<new hash>:0"), "admin:!<new hash>:0");
+        assert_eq!(SHADOW.redact(b"admin:!$1$$x:1:2"), "admin:<old hash>:1:2");
+        assert_eq!(PASSWD.redact(b"admin:!<new hash>:0"), "admin:!<new hash>:0");
         assert_eq!(
             Smbpasswd.redact(b"admin:0:LM:NT:[U]:LCT-1:"),
             "admin:0:<old LM>:<old NT hash>:[U]:LCT-1:"
@@ -320,6 +299,6 @@ mod tests {
     fn samba_entries_in_two_letter_cases_are_a_guess() {
         let bytes = b"ADMIN:0:x\nadmin:0:y\n";
         assert!(Smbpasswd.find(bytes, "admin").is_err());
-        assert!(Shadow.find(bytes, "admin").unwrap().is_some());
+        assert!(SHADOW.find(bytes, "admin").unwrap().is_some());
     }
 }
