@@ -1,11 +1,16 @@
 //! The one transaction that changes credential files:
 //! lock → recover → read → plan → backup → intent → stage all → commit each → verify →
-//! done, or roll back. Each stage is a type, and each step consumes one to give the next:
-//! [`Locked`] (every lock taken, an interrupted change recovered, once) → a
+//! done, or roll back. Each stage is a type, and each step gives the next:
+//! [`Locks`] (every lock taken) → [`Locked`] (an interrupted change recovered, once) → a
 //! [`Snapshot`] (every file read under the locks) → [`Prepared`] (backup, intent record,
 //! staged files; dropping it discards them) → [`Committed`] (files replaced; dropping it
 //! before verification rolls back) → [`Outcome`]. [`run`] is that sequence. Commands that
-//! only need the locks (`backup`, `status`) take a [`Locked`] too, so they recover the same way.
+//! only need the locks (`backup`, `status`) take a [`Locked`] too, so they recover the same
+//! way; `backups --prune` alone holds [`Locks`] without recovering (`lock.rs` says why).
+//!
+//! Files: `lock.rs` (locks, recovery on taking them), `prepare.rs` (plan, backup, intent,
+//! stage, commit, verify, roll back), `intent.rs` (the intent record), `recover.rs` (rolling
+//! back an interrupted change).
 //!
 //! Guarantees, whatever fails (disk full, I/O error, kill -9, a concurrent `passwd`):
 //! - each file is replaced atomically (temp + fsync + rename + directory fsync), so no file
