@@ -37,7 +37,7 @@ files() {
         journal) echo 'src/watch/journal.rs' ;;
         backup) echo 'src/backup.rs' ;;
         sys) echo 'src/sys/*.rs' ;;
-        txn) echo 'src/txn.rs' ;;
+        txn) echo 'src/txn/*.rs' ;;
         *)
             echo "unknown module: $1 (one of: ${ALL[*]})" >&2
             exit 2

@@ -13,7 +13,7 @@
 # be caught —
 #   nodirsync-atomic  no directory fsync after the rename in src/sys/atomic.rs;
 #   nodirsync-all     no directory fsync after any rename (atomic.rs, the intent record in
-#                     src/txn.rs, the backup manifest, the journal's rotation);
+#                     src/txn/intent.rs, the backup manifest, the journal's rotation);
 #   misordered        the journal's fdatasync moved before its write (src/watch/journal.rs).
 #
 #   scripts/vm-powercut.sh     the release binary on ext3 (data=ordered; one file system, and
@@ -48,7 +48,7 @@ edits = {
     "nodirsync-atomic": [("src/sys/atomic.rs", "fsync(&self.res.dir)", ok, 1)],
     "nodirsync-all": [
         ("src/sys/atomic.rs", "fsync(&self.res.dir)", ok, 1),
-        ("src/txn.rs", "fsync(&state.fd)", ok, 3),
+        ("src/txn/intent.rs", "fsync(&state.fd)", ok, 3),
         ("src/backup.rs", "fsync(&dir).map_err", ok + ".map_err", 2),
         ("src/backup.rs", "fsync(backups).map_err", ok + ".map_err", 1),
         ("src/watch/journal.rs", "nix::unistd::fsync(&self.dir)", ok, 1),

@@ -5,45 +5,42 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::formats::colon::{self, Lookup};
+use crate::formats::colon;
+use crate::formats::secret::{self, NewSecret, SecretFormat, SecretKind};
 use crate::formats::{group, passwd, shadow, smbpasswd};
 use crate::hash::{self, Verdict};
-use crate::stores::{Kind, StoreFile, Stores};
+use crate::snapshot::{Edit, Snapshot};
+use crate::stores::{Kind, StoreFile};
 
 /// Default account when none is named: the administrator QTS creates.
 pub const DEFAULT_USER: &str = "admin";
 
 /// Where the account's crypt hash lives.
-fn hash_kind(stores: &Stores) -> Kind {
-    if stores.of(Kind::Shadow).next().is_some() {
+fn hash_kind(snapshot: &Snapshot<'_>) -> Kind {
+    if snapshot.of(Kind::Shadow).next().is_some() {
         Kind::Shadow
     } else {
         Kind::Passwd
     }
 }
 
+/// The rules for the secret a store of `kind` holds (`None`: a group file holds none).
+pub fn secret_format(kind: Kind) -> Option<&'static dyn SecretFormat> {
+    match kind {
+        Kind::Shadow => Some(&secret::SHADOW),
+        Kind::Passwd => Some(&secret::PASSWD),
+        Kind::Smbpasswd => Some(&secret::Smbpasswd),
+        Kind::Group => None,
+    }
+}
+
+/// The account's entry in `file`, by its format's rules.
 fn find_line<'a>(file: &StoreFile, bytes: &'a [u8], user: &str) -> Result<Option<colon::Line<'a>>> {
-    // Samba matches smbpasswd names case-insensitively and takes the first: `ADMIN` before
-    // `admin` is the entry it uses. Any second spelling makes the target a guess.
-    if file.kind == Kind::Smbpasswd {
-        let spellings = colon::find_any_case(bytes, user);
-        if spellings.len() > 1 {
-            return Err(Error::data(format!(
-                "{}: {} is on lines {spellings:?} in different letter cases; Samba matches names \
-                 case-insensitively, so which one it uses is not {user}'s alone: merge them first",
-                file.display,
-                crate::escape::line(user)
-            )));
-        }
+    match secret_format(file.kind) {
+        Some(format) => format.find(bytes, user),
+        None => secret::find_exact(bytes, user),
     }
-    match colon::find(bytes, user) {
-        Lookup::Found(l) => Ok(Some(l)),
-        Lookup::Missing => Ok(None),
-        Lookup::Ambiguous(lines) => Err(Error::data(format!(
-            "{}: {user} appears on lines {lines:?}; fix the duplicates first",
-            file.display
-        ))),
-    }
+    .map_err(|m| Error::data(format!("{}: {m}", file.display)))
 }
 
 /// One store's view of the account.
@@ -82,8 +79,8 @@ pub struct AccountState {
 }
 
 /// Describe `user` in every store (read-only).
-pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState {
-    let hk = hash_kind(stores);
+pub fn state(snapshot: &Snapshot<'_>, user: &str) -> AccountState {
+    let hk = hash_kind(snapshot);
     let mut out = AccountState {
         user: user.to_string(),
         exists: false,
@@ -94,7 +91,8 @@ pub fn state(stores: &Stores, contents: &[Vec<u8>], user: &str) -> AccountState 
         agree: true,
     };
     let mut gid = None;
-    for (file, bytes) in stores.files.iter().zip(contents) {
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         let mut st = StoreState {
             path: file.display.clone(),
             kind: file.kind,
@@ -203,20 +201,17 @@ fn describe_hash(st: &mut StoreState, field: &str) {
 }
 
 /// The scheme the account uses now (first store that has a hash), to keep its family.
-pub fn current_hash_info(
-    stores: &Stores,
-    contents: &[Vec<u8>],
-    user: &str,
-) -> Option<hash::HashInfo> {
-    let hk = hash_kind(stores);
-    for (file, bytes) in stores.files.iter().zip(contents) {
+pub fn current_hash_info(snapshot: &Snapshot<'_>, user: &str) -> Option<hash::HashInfo> {
+    let hk = hash_kind(snapshot);
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         if file.kind != hk {
             continue;
         }
         if let Ok(Some(l)) = find_line(file, bytes, user) {
-            let field = l
-                .fields()
-                .get(1)
+            let format = secret_format(file.kind)?;
+            let field = format
+                .secret(&l)
                 .map(|f| String::from_utf8_lossy(f).into_owned())?;
             return Some(hash::inspect(&field));
         }
@@ -225,15 +220,16 @@ pub fn current_hash_info(
 }
 
 /// Require the account to exist in a passwd file.
-pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result<()> {
-    for (file, bytes) in stores.files.iter().zip(contents) {
-        if file.kind == Kind::Passwd && find_line(file, bytes, user)?.is_some() {
+pub fn require_user(snapshot: &Snapshot<'_>, user: &str) -> Result<()> {
+    for loaded in snapshot.of(Kind::Passwd) {
+        if find_line(loaded.file, &loaded.bytes, user)?.is_some() {
             return Ok(());
         }
     }
     Err(Error::NoSuchUser {
         user: user.to_string(),
-        looked_in: stores
+        looked_in: snapshot
+            .stores
             .of(Kind::Passwd)
             .map(|f| f.display.as_str())
             .collect::<Vec<_>>()
@@ -242,47 +238,40 @@ pub fn require_user(stores: &Stores, contents: &[Vec<u8>], user: &str) -> Result
 }
 
 /// New contents for every file that holds the account's password.
-pub fn plan_password(
-    files: &[&StoreFile],
-    contents: &[Vec<u8>],
+pub fn plan_password<'a>(
+    snapshot: &Snapshot<'a>,
     user: &str,
     crypt_hash: &str,
     nt_hex: &str,
     unlock: bool,
     skipped: &mut Vec<String>,
-) -> Result<Vec<Option<Vec<u8>>>> {
-    let has_shadow = files.iter().any(|f| f.kind == Kind::Shadow);
-    let today = clock::today();
-    let now = clock::now_unix();
-    let mut out = Vec::with_capacity(files.len());
-    for (file, bytes) in files.iter().zip(contents) {
+) -> Result<Vec<Edit<'a>>> {
+    let has_shadow = snapshot.of(Kind::Shadow).next().is_some();
+    let new_secret = NewSecret {
+        crypt: crypt_hash,
+        nt_hex,
+    };
+    let how = secret::Change {
+        unlock,
+        today: clock::today(),
+        now: clock::now_unix(),
+    };
+    let mut out = Vec::with_capacity(snapshot.files.len());
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         let line = find_line(file, bytes, user)?;
         let malformed = |m: colon::Malformed| {
             Error::malformed(&file.display, m.line, m.problem).followed_by("nothing was changed")
         };
         let new_line = match (file.kind, line) {
             (Kind::Group, _) => None,
-            (Kind::Passwd, Some(l)) => {
-                let e = passwd::parse(&l).map_err(malformed)?;
-                let field = kept_lock(&e.password, crypt_hash, unlock);
-                (!has_shadow).then(|| (l.span.clone(), passwd::with_password(&l, field.as_bytes())))
-            }
-            (Kind::Shadow, Some(l)) => {
-                let e = shadow::parse(&l).map_err(malformed)?;
-                let field = kept_lock(&e.hash, crypt_hash, unlock);
-                let mut new = shadow::with_hash(&l, field.as_bytes(), today);
-                if unlock && e.expire.is_some_and(|exp| exp <= today) {
-                    new = shadow::without_expiry(&new);
-                }
-                Some((l.span.clone(), new))
-            }
-            (Kind::Smbpasswd, Some(l)) => {
-                smbpasswd::parse(&l).map_err(malformed)?;
-                let mut new = smbpasswd::with_nt_hash(&l, nt_hex, now);
-                if unlock {
-                    new = smbpasswd::enabled(&new);
-                }
-                Some((l.span.clone(), new))
+            (kind, Some(l)) => {
+                let format = secret_format(kind).expect("group files are matched above");
+                let new = format
+                    .with_secret(&l, &new_secret, how)
+                    .map_err(malformed)?;
+                // passwd holds the hash only without shadow (its entry must be sound anyway).
+                (kind != Kind::Passwd || !has_shadow).then(|| (l.span.clone(), new))
             }
             (Kind::Shadow, None) => {
                 return Err(Error::data(format!(
@@ -307,26 +296,17 @@ pub fn plan_password(
                 None
             }
         };
-        out.push(new_line.map(|(span, line)| colon::replace_line(bytes, &span, &line)));
+        if let Some((span, line)) = new_line {
+            out.push(Edit {
+                file,
+                new: colon::replace_line(bytes, &span, &line),
+            });
+        }
     }
     Ok(out)
 }
 
-/// The new crypt field: the new hash, behind the old field's `!` lock (shadow-utils'
-/// `passwd -l`, also a bare `!`) unless `unlock`. A `*` field never had a password: the
-/// new one replaces it, as chpasswd does.
-pub fn kept_lock(old_field: &str, crypt_hash: &str, unlock: bool) -> String {
-    if !unlock && is_lock(old_field) {
-        format!("!{crypt_hash}")
-    } else {
-        crypt_hash.to_string()
-    }
-}
-
-/// Whether a crypt field carries a lock `passwd` keeps: a leading `!`.
-pub fn is_lock(field: &str) -> bool {
-    field.starts_with('!')
-}
+pub use crate::formats::secret::{is_lock, kept_lock};
 
 /// After a change: the file must now accept `password` for `user`.
 /// After a change: the account's hash fields as read back from disk are exactly the ones
@@ -349,20 +329,18 @@ pub fn check_password(
     let Some(line) = find_line(file, bytes, user)? else {
         return fail("the entry is missing");
     };
-    let f = line.fields();
-    match file.kind {
-        Kind::Passwd | Kind::Shadow => {
-            let got = f.get(1).copied().unwrap_or_default();
-            if got.strip_prefix(b"!").unwrap_or(got) != crypt_hash.as_bytes() {
-                return fail("the new hash is not in place");
-            }
-        }
-        Kind::Smbpasswd => {
-            if f.get(3).copied() != Some(nt_hex.as_bytes()) {
-                return fail("the NT hash does not match");
-            }
-        }
-        Kind::Group => {}
+    let Some(format) = secret_format(file.kind) else {
+        return Ok(());
+    };
+    let new = NewSecret {
+        crypt: crypt_hash,
+        nt_hex,
+    };
+    if !format.holds(&line, &new) {
+        return fail(match format.kind() {
+            SecretKind::Crypt => "the new hash is not in place",
+            SecretKind::Nt => "the NT hash does not match",
+        });
     }
     Ok(())
 }
@@ -381,22 +359,25 @@ pub struct VerifyResult {
 }
 
 pub fn verify_all(
-    stores: &Stores,
-    contents: &[Vec<u8>],
+    snapshot: &Snapshot<'_>,
     user: &str,
     password: &[u8],
 ) -> Result<Vec<VerifyResult>> {
-    let hk = hash_kind(stores);
+    let hk = hash_kind(snapshot);
     let mut out = Vec::new();
-    for (file, bytes) in stores.files.iter().zip(contents) {
-        if file.kind == Kind::Group || (file.kind == Kind::Passwd && hk != Kind::Passwd) {
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
+        let Some(format) = secret_format(file.kind) else {
+            continue;
+        };
+        if file.kind == Kind::Passwd && hk != Kind::Passwd {
             continue;
         }
         let line = find_line(file, bytes, user)?;
         let mut locked = false;
-        let (result, ok) = match (file.kind, line) {
-            (_, None) => ("absent".to_string(), file.kind == Kind::Smbpasswd),
-            (Kind::Smbpasswd, Some(l)) => {
+        let (result, ok) = match (format.kind(), line) {
+            (kind, None) => ("absent".to_string(), kind == SecretKind::Nt),
+            (SecretKind::Nt, Some(l)) => {
                 let e = smbpasswd::parse(&l)
                     .map_err(|m| Error::malformed(&file.display, m.line, m.problem))?;
                 match e.nt_hash {
@@ -405,9 +386,9 @@ pub fn verify_all(
                     Some(_) => ("mismatch".to_string(), false),
                 }
             }
-            (_, Some(l)) => {
-                let field = String::from_utf8_lossy(l.fields().get(1).copied().unwrap_or_default())
-                    .into_owned();
+            (SecretKind::Crypt, Some(l)) => {
+                let field =
+                    String::from_utf8_lossy(format.secret(&l).unwrap_or_default()).into_owned();
                 let info = hash::inspect(&field);
                 let verdict = hash::verify(password, &field);
                 locked = matches!(verdict, Verdict::NoHash if !info.empty)

@@ -51,6 +51,8 @@ pub mod restore_user;
 #[forbid(unsafe_code)]
 pub mod secret;
 #[forbid(unsafe_code)]
+pub mod snapshot;
+#[forbid(unsafe_code)]
 pub mod stores;
 // The one module allowed `unsafe` (each block with a SAFETY comment): every other module
 // is `forbid(unsafe_code)` and reaches the kernel through `sys` (scripts/check-layers.sh).

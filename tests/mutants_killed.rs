@@ -305,6 +305,45 @@ fn damaged_sets_are_flagged_and_kept_incomplete_ones_removed() {
     assert!(set.join("manifest.json").exists());
 }
 
+/// `backup` takes the locks through the same path as every change, so it also removes a
+/// set an interrupted run left without a manifest (with the locks held, nothing else can be
+/// writing one) and says so, as `status` and `passwd` do; complete sets stay.
+#[test]
+fn backup_removes_an_incomplete_set_of_an_interrupted_run() {
+    let f = Fixture::new(Layout::Qts4);
+    let id = new_backup(&f);
+    let incomplete = format!("{id}.7");
+    copy_set(&f, &id, &incomplete);
+    fs::remove_file(backups_dir(&f).join(&incomplete).join("manifest.json")).unwrap();
+    let o = run(&mut q(&f, &["backup"]));
+    let new = stdout_ok(&o).trim().to_string();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "note: removed incomplete backup {incomplete} of an interrupted run"
+        )),
+        "{err}"
+    );
+    assert!(!backups_dir(&f).join(&incomplete).exists());
+    let ids: Vec<String> = listed(&f).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&id) && ids.contains(&new), "{ids:?}");
+
+    // The same in JSON: the removal is in `recovered`.
+    copy_set(&f, &id, &incomplete);
+    fs::remove_file(backups_dir(&f).join(&incomplete).join("manifest.json")).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&run(&mut q(&f, &["--json", "backup"])))).unwrap();
+    assert_eq!(
+        v["recovered"],
+        serde_json::json!([format!(
+            "removed incomplete backup {incomplete} of an interrupted run"
+        )]),
+        "{v}"
+    );
+    assert!(!backups_dir(&f).join(&incomplete).exists());
+}
+
 const NEW: &str = "N3w-Pa55!word";
 const RENAMES: &str = "rename,renameat,renameat2";
 

@@ -4,10 +4,12 @@
 use super::{Finding, Severity};
 use crate::formats::colon;
 use crate::hash;
-use crate::stores::{Kind, Stores};
+use crate::snapshot::Snapshot;
+use crate::stores::Kind;
 
-pub fn check(stores: &Stores, contents: &[Vec<u8>], findings: &mut Vec<Finding>) {
-    for (file, bytes) in stores.files.iter().zip(contents) {
+pub fn check(snapshot: &Snapshot<'_>, findings: &mut Vec<Finding>) {
+    for loaded in &snapshot.files {
+        let (file, bytes) = (loaded.file, &loaded.bytes[..]);
         if !matches!(file.kind, Kind::Passwd | Kind::Group) {
             continue;
         }

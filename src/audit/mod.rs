@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::account::{self, AccountState};
 use crate::error::Result;
 use crate::formats::{group, passwd};
-use crate::stores::{Kind, Stores};
+use crate::snapshot::Snapshot;
+use crate::stores::Kind;
 use crate::sys::root::Root;
 
 /// How bad a finding is. `high` makes `audit` exit 1.
@@ -109,14 +110,11 @@ pub struct Audited {
 
 /// Default accounts: `admin` plus every member of the administrators group (gid 0, or named
 /// `administrators`), listed or by primary group, in passwd order.
-pub fn default_users(stores: &Stores, contents: &[Vec<u8>]) -> Vec<String> {
+pub fn default_users(snapshot: &Snapshot<'_>) -> Vec<String> {
     let mut admin_gids = Vec::new();
     let mut members: Vec<String> = Vec::new();
-    for (file, bytes) in stores.files.iter().zip(contents) {
-        if file.kind != Kind::Group {
-            continue;
-        }
-        for g in group::all(bytes) {
+    for loaded in snapshot.of(Kind::Group) {
+        for g in group::all(&loaded.bytes) {
             if g.gid == 0 || g.name == "administrators" {
                 admin_gids.push(g.gid);
                 members.extend(g.members.iter().cloned());
@@ -132,11 +130,8 @@ pub fn default_users(stores: &Stores, contents: &[Vec<u8>]) -> Vec<String> {
             out.push(name.to_string());
         }
     };
-    for (file, bytes) in stores.files.iter().zip(contents) {
-        if file.kind != Kind::Passwd {
-            continue;
-        }
-        let entries: Vec<_> = crate::formats::colon::lines(bytes)
+    for loaded in snapshot.of(Kind::Passwd) {
+        let entries: Vec<_> = crate::formats::colon::lines(&loaded.bytes)
             .filter(|l| l.is_entry())
             .filter_map(|l| passwd::parse(&l).ok())
             .collect();
@@ -241,8 +236,7 @@ fn pasteable(fix: &str, invocation: &str, user: Option<&str>) -> String {
 /// reached this root (`Context::invocation`), put into every fix.
 pub fn run(
     root: &Root,
-    stores: &Stores,
-    contents: &[Vec<u8>],
+    snapshot: &Snapshot<'_>,
     users: &[String],
     cloud_key: Option<&[u8]>,
     invocation: &str,
@@ -250,7 +244,7 @@ pub fn run(
     let audited: Vec<Audited> = users
         .iter()
         .map(|u| Audited {
-            state: account::state(stores, contents, u),
+            state: account::state(snapshot, u),
         })
         .collect();
     let mut findings = Vec::new();
@@ -260,8 +254,8 @@ pub fn run(
     }
     accounts::check(&audited, &mut findings);
     resets::check(root, &audited, &mut findings);
-    files::check(root, stores, &mut findings);
-    exposure::check(stores, contents, &mut findings);
+    files::check(root, snapshot.stores, &mut findings);
+    exposure::check(snapshot, &mut findings);
     if adapters.is_empty() && root.is_host() {
         findings.push(Finding::new(
             Severity::Info,

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use super::output::{Outcome, Report, Text};
 use super::password_input;
 use super::vocab::in_root;
@@ -14,6 +14,7 @@ use crate::account;
 use crate::audit;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::snapshot::Snapshot;
 use crate::sys::root::Root;
 
 /// The Cloud Key as QTS takes it for a password: upper case, letters and digits only
@@ -84,12 +85,12 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<Outcome> 
     let mut stores = open_stores(ctx)?;
     // Every smbpasswd a Samba here could read, not only the one smb.conf names.
     stores.add_every_smbpasswd(&ctx.root);
-    let contents = read_all(&stores)?;
+    let snapshot = Snapshot::read(&stores)?;
     let users = if users.is_empty() {
-        audit::default_users(&stores, &contents)
+        audit::default_users(&snapshot)
     } else {
         for u in users {
-            account::require_user(&stores, &contents, u)?;
+            account::require_user(&snapshot, u)?;
         }
         users.to_vec()
     };
@@ -100,8 +101,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<Outcome> 
     };
     let report = audit::run(
         &ctx.root,
-        &stores,
-        &contents,
+        &snapshot,
         &users,
         key.as_deref().map(|k| &k[..]),
         ctx.invocation(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::common::open_stores;
 use super::output::{Align, Outcome, Report, Text, advise, table};
 use super::vocab::{FileName, mode, time_ms};
-use crate::backup::{self, Listed, Manifest, Snapshot};
+use crate::backup::{self, Listed, Manifest};
 use crate::context::Context;
 use crate::error::Result;
 use crate::stores::Kind;
@@ -30,25 +30,21 @@ impl Report for BackupReport {
 
 pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<Outcome> {
     let stores = open_stores(ctx)?;
-    let _locks = txn::lock_all(&ctx.root, &stores)?;
-    let recovered = txn::recover(&ctx.root)?;
-    let mut read = Vec::new();
-    for f in &stores.files {
-        read.push(f.read()?);
-    }
-    let snaps: Vec<Snapshot<'_>> = stores
+    let locked = txn::Locked::take(&ctx.root, &stores)?;
+    let recovered = locked.recovered();
+    let snapshot = locked.snapshot()?;
+    let snaps: Vec<backup::Snapshot<'_>> = snapshot
         .files
         .iter()
-        .zip(&read)
-        .map(|(file, (bytes, meta))| Snapshot {
-            file,
-            bytes,
-            meta: *meta,
+        .map(|l| backup::Snapshot {
+            file: l.file,
+            bytes: &l.bytes,
+            meta: l.meta,
         })
         .collect();
     let m = backup::create(&ctx.root, &backup::Reason::given(reason), &snaps)?;
     if !ctx.json {
-        for r in &recovered {
+        for r in recovered {
             advise(&format!("note: {r}"));
         }
     }
@@ -59,7 +55,7 @@ pub fn run_backup(ctx: &Context, reason: Option<&str>) -> Result<Outcome> {
             .iter()
             .map(|f| in_root_name(&ctx.root, &f.path))
             .collect(),
-        recovered,
+        recovered: recovered.to_vec(),
     }))
 }
 
@@ -108,7 +104,8 @@ impl Report for PruneReport {
 /// written meanwhile), keep the N newest sets and the one an unfinished transaction names.
 pub fn run_prune(ctx: &Context, keep: usize) -> Result<Outcome> {
     let stores = open_stores(ctx)?;
-    let _locks = txn::lock_all(&ctx.root, &stores)?;
+    // The locks without recovery: the set an unfinished change names stays for the next run.
+    let _locks = txn::Locks::take(&ctx.root, &stores)?;
     let pending = txn::pending(&ctx.root)?;
     let protect = pending.as_ref().map(|i| i.backup_id.clone());
     let removed = backup::prune(&ctx.root, keep, protect.as_deref())?;

@@ -39,12 +39,3 @@ pub fn open_stores(ctx: &Context) -> Result<Stores> {
     require_root(ctx)?;
     Stores::discover(&ctx.root)
 }
-
-/// Read every store file (without locks: for read-only views).
-pub fn read_all(stores: &Stores) -> Result<Vec<Vec<u8>>> {
-    stores
-        .files
-        .iter()
-        .map(|f| f.read().map(|(b, _)| b))
-        .collect()
-}

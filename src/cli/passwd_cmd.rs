@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use super::output::{self, Outcome, Report, Text};
 use super::vocab::{Change, SambaDoc};
 use super::{DEFAULT_USER, password_input};
@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::hash::{self, GenScheme};
 use crate::secret::{self, Password};
+use crate::snapshot::Snapshot;
 use crate::stores::{Kind, Samba};
 use crate::txn;
 
@@ -80,9 +81,9 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<Outcome> {
     check_user(user)?;
     crate::logging::init(crate::logging::SyslogFacility::LOG_AUTH, false);
     let stores = open_stores(ctx)?;
-    let contents = read_all(&stores)?;
-    account::require_user(&stores, &contents, user)?;
-    let info = account::current_hash_info(&stores, &contents, user);
+    let snapshot = Snapshot::read(&stores)?;
+    account::require_user(&snapshot, user)?;
+    let info = account::current_hash_info(&snapshot, user);
     let (mut scheme, mut rounds) = info
         .as_ref()
         .map_or((GenScheme::Sha512, None), hash::keep_family);
@@ -129,7 +130,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<Outcome> {
     } else {
         password_input::from_tty(user, true)?
     };
-    let state = account::state(&stores, &contents, user);
+    let state = account::state(&snapshot, user);
     if !args.random {
         check_new_password(ctx, args, user, &password, &state)?;
     }
@@ -143,8 +144,7 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<Outcome> {
         };
         return dry_run(
             ctx,
-            &stores,
-            &contents,
+            &snapshot,
             user,
             &how,
             args.unlock,
@@ -197,19 +197,11 @@ pub fn run(ctx: &Context, args: &PasswdArgs) -> Result<Outcome> {
         &crate::backup::Reason::BeforePasswd {
             user: user.to_string(),
         },
-        |files, contents| {
+        |snapshot| {
             // Planned again if another program changed a store meanwhile: start clean.
             let mut skipped = skipped.borrow_mut();
             skipped.clear();
-            account::plan_password(
-                files,
-                contents,
-                user,
-                &crypt_hash,
-                &nt_hex,
-                unlock,
-                &mut skipped,
-            )
+            account::plan_password(snapshot, user, &crypt_hash, &nt_hex, unlock, &mut skipped)
         },
         |file, bytes| account::check_password(file, bytes, user, &crypt_hash, &nt_hex),
         // The backup id (to undo) and a generated password are shown before the change is
@@ -431,21 +423,19 @@ fn samba_note(ctx: &Context, stores: &crate::stores::Stores, user: &str) -> Opti
 
 fn dry_run(
     ctx: &Context,
-    stores: &crate::stores::Stores,
-    contents: &[Vec<u8>],
+    snapshot: &Snapshot<'_>,
     user: &str,
     how: &NewHash,
     unlock: bool,
     state_note: Option<&str>,
 ) -> Result<Outcome> {
+    let stores = snapshot.stores;
     let (scheme, rounds) = (how.scheme, how.rounds);
     let placeholder_hash = "<new hash>";
     let placeholder_nt = "<new NT hash>";
-    let files: Vec<_> = stores.files.iter().collect();
     let mut skipped = Vec::new();
     let planned = account::plan_password(
-        &files,
-        contents,
+        snapshot,
         user,
         placeholder_hash,
         placeholder_nt,
@@ -453,30 +443,21 @@ fn dry_run(
         &mut skipped,
     )?;
     let mut changes = Vec::new();
-    for ((file, old), new) in stores.files.iter().zip(contents).zip(&planned) {
-        let Some(new) = new else { continue };
+    for edit in &planned {
+        let (file, new) = (edit.file, &edit.new);
+        let old = snapshot
+            .files
+            .iter()
+            .find(|l| std::ptr::eq(l.file, file))
+            .map_or(&[][..], |l| &l.bytes[..]);
         let line_of = |bytes: &'_ [u8]| match crate::formats::colon::find(bytes, user) {
             crate::formats::colon::Lookup::Found(l) => Some(l.text.to_vec()),
             _ => None,
         };
         let (old_line, new_line) = (line_of(old), line_of(new));
-        let redact = |t: &[u8]| -> String {
-            let mut f: Vec<String> = t
-                .split(|&b| b == b':')
-                .map(|x| String::from_utf8_lossy(x).into_owned())
-                .collect();
-            if f.len() > 1
-                && file.kind != Kind::Smbpasswd
-                && !f[1].trim_start_matches('!').starts_with('<')
-            {
-                f[1] = "<old hash>".into();
-            }
-            if file.kind == Kind::Smbpasswd && f.len() > 3 && !f[3].starts_with('<') {
-                f[2] = "<old LM>".into();
-                f[3] = "<old NT hash>".into();
-            }
-            f.join(":")
-        };
+        // Only a file that holds a secret is ever planned.
+        let format = account::secret_format(file.kind).expect("a store with a secret");
+        let redact = |t: &[u8]| format.redact(t);
         let mut change = Change::of(&ctx.root, stores, &file.display);
         change.old = old_line.as_deref().map(redact);
         change.new = new_line.as_deref().map(redact);

@@ -14,6 +14,7 @@ use crate::backup;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::restore_user;
+use crate::snapshot::Edit;
 use crate::txn;
 
 pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result<Outcome> {
@@ -131,12 +132,15 @@ pub fn run(ctx: &Context, id: &str, user: Option<&str>, dry_run: bool) -> Result
         &ctx.root,
         &stores,
         &reason,
-        |files, current| {
-            let mut plan = vec![None; files.len()];
-            for (idx, new) in planned(&|i| Ok(current[i].clone()))? {
-                plan[idx] = Some(new);
-            }
-            Ok(plan)
+        |snapshot| {
+            let edits = planned(&|i| Ok(snapshot.files[i].bytes.clone()))?;
+            Ok(edits
+                .into_iter()
+                .map(|(idx, new)| Edit {
+                    file: snapshot.files[idx].file,
+                    new,
+                })
+                .collect())
         },
         |_, _| Ok(()),
         // The backup of the state before the restore (to undo it) is shown before the

@@ -6,11 +6,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::DEFAULT_USER;
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use crate::account;
 use crate::context::Context;
 use crate::error::Result;
 use crate::leftovers;
+use crate::snapshot::Snapshot;
 use crate::stores::Kind;
 use crate::sys::root::Root;
 use crate::txn;
@@ -25,21 +26,17 @@ pub fn run(ctx: &Context, user: Option<&str>) -> Result<Outcome> {
     let mut notes = Vec::new();
     let mut recovered = Vec::new();
     let mut found = Vec::new();
-    match txn::lock_all_within(&ctx.root, &stores, Duration::from_secs(2)) {
-        Ok(_locks) => {
-            recovered = txn::recover(&ctx.root)?;
-            for id in crate::backup::remove_incomplete(&ctx.root)? {
-                recovered.push(format!(
-                    "removed incomplete backup {id} of an interrupted run"
-                ));
-            }
+    match txn::Locks::take_within(&ctx.root, &stores, Duration::from_secs(2)) {
+        Ok(locks) => {
+            let locked = locks.recover()?;
+            recovered = locked.recovered().to_vec();
             found = leftovers::sweep(&ctx.root, &stores, true);
         }
         Err(e) => notes.push(format!("not checking for leftovers: {}", e)),
     }
-    let contents = read_all(&stores)?;
-    account::require_user(&stores, &contents, user)?;
-    let state = account::state(&stores, &contents, user);
+    let snapshot = Snapshot::read(&stores)?;
+    account::require_user(&snapshot, user)?;
+    let state = account::state(&snapshot, user);
     Ok(Outcome::ok(StatusReport {
         root: ctx.root.path().display().to_string(),
         qts: stores.qts,

@@ -2,13 +2,14 @@
 
 use serde::Serialize;
 
-use super::common::{check_user, open_stores, read_all};
+use super::common::{check_user, open_stores};
 use super::output::{Outcome, Report, Text, table};
 use super::vocab::in_root;
 use super::{DEFAULT_USER, password_input};
 use crate::account;
 use crate::context::Context;
 use crate::error::Result;
+use crate::snapshot::Snapshot;
 use crate::stores::Kind;
 
 /// `verify`'s document.
@@ -39,14 +40,14 @@ pub fn run(ctx: &Context, user: Option<&str>, password_stdin: bool) -> Result<Ou
     let user = user.unwrap_or(DEFAULT_USER);
     check_user(user)?;
     let stores = open_stores(ctx)?;
-    let contents = read_all(&stores)?;
-    account::require_user(&stores, &contents, user)?;
+    let snapshot = Snapshot::read(&stores)?;
+    account::require_user(&snapshot, user)?;
     let password = if password_stdin {
         password_input::from_stdin()?
     } else {
         password_input::ask_existing(user)?
     };
-    let results = account::verify_all(&stores, &contents, user, password.bytes())?;
+    let results = account::verify_all(&snapshot, user, password.bytes())?;
     let ok = !results.is_empty() && results.iter().all(|r| r.ok);
     let report = VerifyReport {
         user: user.to_string(),

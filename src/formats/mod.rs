@@ -10,6 +10,7 @@ pub mod colon;
 pub mod group;
 pub mod ini;
 pub mod passwd;
+pub mod secret;
 pub mod shadow;
 pub mod smbconf;
 pub mod smbpasswd;

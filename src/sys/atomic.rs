@@ -68,6 +68,30 @@ pub struct Staged<'a> {
     live: bool,
 }
 
+/// Why [`Staged::commit`] failed, and whether the file was already replaced.
+#[derive(Debug)]
+pub enum CommitError {
+    /// The rename failed: the file is untouched (its staged version is discarded).
+    BeforeRename(Error),
+    /// The rename happened, then the directory fsync failed: the file holds the new version,
+    /// which may not survive a crash; it is the caller's to roll back.
+    AfterRename(Error),
+}
+
+impl CommitError {
+    /// Whether the file was replaced before the failure.
+    pub fn renamed(&self) -> bool {
+        matches!(self, CommitError::AfterRename(_))
+    }
+
+    /// The error itself.
+    pub fn into_error(self) -> Error {
+        match self {
+            CommitError::BeforeRename(e) | CommitError::AfterRename(e) => e,
+        }
+    }
+}
+
 /// How long to wait for someone else's `NAME+` to go away (busybox waits 3 s).
 const TEMP_WAIT: Duration = Duration::from_secs(3);
 
@@ -187,15 +211,15 @@ pub fn stage<'a>(
 
 impl Staged<'_> {
     /// Put the new version in place: keep `NAME-`, rename `NAME+` over `NAME`, fsync the
-    /// directory. Returns `Ok(true)` once the rename happened even if the directory fsync
-    /// then failed (reported as the error), so a transaction knows to roll this file back.
-    pub fn commit(self) -> std::result::Result<(), (bool, Error)> {
+    /// directory. A failure says whether the rename happened ([`CommitError::AfterRename`]:
+    /// the directory fsync failed), so a transaction knows to roll this file back.
+    pub fn commit(self) -> std::result::Result<(), CommitError> {
         self.commit_as(true)
     }
 
     /// [`Staged::commit`], keeping `NAME-` as it is when `keep_previous` is false (a rollback:
     /// `NAME-` then still holds the content from before the change, not the one undone).
-    fn commit_as(mut self, keep_previous: bool) -> std::result::Result<(), (bool, Error)> {
+    fn commit_as(mut self, keep_previous: bool) -> std::result::Result<(), CommitError> {
         if keep_previous {
             self.keep_previous();
         }
@@ -206,14 +230,17 @@ impl Staged<'_> {
             self.res.name.as_os_str(),
         ) {
             self.discard();
-            return Err((false, Error::io(format!("rename over {}", self.display), e)));
+            return Err(CommitError::BeforeRename(Error::io(
+                format!("rename over {}", self.display),
+                e,
+            )));
         }
         self.live = false;
         fsync(&self.res.dir).map_err(|e| {
-            (
-                true,
-                Error::io(format!("fsync of the directory of {}", self.display), e),
-            )
+            CommitError::AfterRename(Error::io(
+                format!("fsync of the directory of {}", self.display),
+                e,
+            ))
         })
     }
 
@@ -271,7 +298,7 @@ pub fn restore(
 ) -> Result<()> {
     stage(res, display, contents, meta, scratch)?
         .commit_as(false)
-        .map_err(|(_, e)| e)
+        .map_err(CommitError::into_error)
 }
 
 /// The content of a file beside `res` (`NAME+`, a scratch file) if it is there and a

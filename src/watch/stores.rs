@@ -25,6 +25,7 @@ use crate::audit::defaults::is_factory_default;
 use crate::backup;
 use crate::error::Result;
 use crate::info::Adapter;
+use crate::snapshot::Snapshot;
 use crate::stores::{Kind, Stores};
 use crate::sys::dirwatch::DirWatch;
 use crate::sys::root::Root;
@@ -79,13 +80,11 @@ fn shown(names: &[String]) -> String {
 
 fn scan(root: &Root, key: &[u8; 32]) -> Result<Scan> {
     let stores = Stores::discover(root)?;
-    let mut contents = Vec::new();
+    let snapshot = Snapshot::read(&stores)?;
     let mut files = BTreeMap::new();
-    for f in &stores.files {
-        let (bytes, _) = f.read()?;
-        let real = f.real.to_string_lossy().into_owned();
-        files.insert(real, state::hmac_hex(key, &[b"file", &bytes]));
-        contents.push(bytes);
+    for l in &snapshot.files {
+        let real = l.file.real.to_string_lossy().into_owned();
+        files.insert(real, state::hmac_hex(key, &[b"file", &l.bytes]));
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut names: Vec<OsString> = Vec::new();
@@ -134,8 +133,8 @@ fn scan(root: &Root, key: &[u8; 32]) -> Result<Scan> {
     names.dedup();
     let mut users = BTreeMap::new();
     let mut saved_users = BTreeMap::new();
-    for user in crate::audit::default_users(&stores, &contents) {
-        let st = account::state(&stores, &contents, &user);
+    for user in crate::audit::default_users(&snapshot) {
+        let st = account::state(&snapshot, &user);
         let mut entries = Vec::new();
         let mut saved = SavedUser::default();
         // (account::state lists no group files: pair by path, not by position.)
