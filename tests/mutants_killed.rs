@@ -9,7 +9,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -669,6 +669,14 @@ fn a_store_that_keeps_changing_is_given_up_after_five_attempts() {
     );
     assert_eq!(stops, 5, "attempts");
     assert_eq!(bob_day(&f), "20005");
+    // Every attempt's `NAME+` was removed when it started over.
+    let temps: Vec<PathBuf> = f
+        .snapshot()
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .filter(|p| p.to_string_lossy().ends_with('+'))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
     assert_eq!(verify_admin(&f, "admin"), 0, "nothing was changed");
     assert!(!intent_path(&f).exists());
 }
@@ -949,4 +957,211 @@ fn not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the
         err.contains("owner or mode changed during the write"),
         "{err}"
     );
+}
+
+/// `passwd admin` on `f`, started while something else holds a lock: once qrescue says it
+/// is waiting (after 1 s), `release` runs; returns the output. Fails after 60 s.
+fn passwd_released_after_notice(f: &Fixture, release: impl FnOnce()) -> Output {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let mut c = q(f, &["passwd", "admin", "--password-stdin"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{NEW}\n").as_bytes())
+        .unwrap();
+    let err = Arc::new(Mutex::new(Vec::new()));
+    let mut pipe = child.stderr.take().unwrap();
+    let sink = Arc::clone(&err);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let start = std::time::Instant::now();
+    while !String::from_utf8_lossy(&err.lock().unwrap()).contains("waiting for") {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!(
+                "ended ({st}) without waiting: {}",
+                String::from_utf8_lossy(&err.lock().unwrap())
+            );
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("no waiting notice within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    release();
+    let mut o = common::wait::output_within(child, std::time::Duration::from_secs(60), "passwd");
+    reader.join().unwrap();
+    o.stderr = err.lock().unwrap().clone();
+    o
+}
+
+#[test]
+fn a_file_lock_held_by_a_live_process_is_waited_for_and_its_holder_named() {
+    let f = Fixture::new(Layout::Qts4);
+    let mut holder = Command::new("sleep").arg("60").spawn().unwrap();
+    let lock = f.path(&format!("{}.lock", f.shadow_path()));
+    fs::write(&lock, format!("{}\n", holder.id())).unwrap();
+    let o = passwd_released_after_notice(&f, || fs::remove_file(&lock).unwrap());
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    let display = f.path(&format!("{}.lock", f.shadow_path()));
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by process {} (sleep) (up to 15 s)",
+            display.display(),
+            holder.id()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("waiting for").count(), 1, "{err}");
+    assert_eq!(verify_admin(&f, NEW), 0);
+}
+
+#[test]
+fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
+    use std::os::fd::AsFd;
+    let f = Fixture::new(Layout::Qts4);
+    let path = f.path("/etc/.pwd.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // An fcntl write lock, as glibc's lckpwdf takes it.
+    let lock = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as _,
+        l_whence: nix::libc::SEEK_SET as _,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(file.as_fd(), nix::fcntl::FcntlArg::F_SETLK(&lock)).unwrap();
+    let comm = fs::read_to_string("/proc/self/comm").unwrap();
+    let o = passwd_released_after_notice(&f, || drop(file));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by process {} ({}) (up to 15 s)",
+            path.display(),
+            std::process::id(),
+            comm.trim_end()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("waiting for").count(), 1, "{err}");
+    assert_eq!(verify_admin(&f, NEW), 0);
+}
+
+#[test]
+fn every_replaced_store_keeps_its_previous_version_as_name_minus() {
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let after = f.credentials();
+    assert_eq!(before.len(), after.len());
+    let mut kept = 0;
+    for (b, a) in before.iter().zip(&after) {
+        if b.1 == a.1 {
+            continue;
+        }
+        let mut minus = b.0.clone().into_os_string();
+        minus.push("-");
+        assert_eq!(fs::read(&minus).unwrap(), b.1, "{minus:?}");
+        kept += 1;
+    }
+    assert!(kept >= 3, "{kept} stores replaced");
+}
+
+/// After a finished `passwd`, an intent record as a crash after the first store's rename
+/// would leave it (written here): it names that store, the SHA-256 of what was written to
+/// it and a scratch name. Returns the store's real path and that scratch name's path.
+fn interrupted_after_first_rename(f: &Fixture) -> (PathBuf, PathBuf) {
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let id = backup_ids(f.root()).remove(0);
+    let first = manifest(f, &id)["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = Command::new("sha256sum")
+        .arg(f.path(&first))
+        .output()
+        .unwrap();
+    let written = String::from_utf8(o.stdout).unwrap()[..64].to_string();
+    let scratch = ".qrescue-00112233445566778899aabbccddeeff.tmp";
+    let intent = serde_json::json!({
+        "pid": 4_000_000, "started": "2026-12-04T00:00:00Z",
+        "backup_id": id, "files": [first], "written": [written], "scratch": [scratch],
+    });
+    fs::write(intent_path(f), intent.to_string()).unwrap();
+    let store = f.path(&first);
+    let scratch = store.with_file_name(scratch);
+    (store, scratch)
+}
+
+/// `qrescue status` on `f`, failing the test if it does not end within 30 s.
+fn status_within_30s(f: &Fixture) -> Output {
+    let mut c = q(f, &["status"]);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    common::wait::output_within(
+        c.spawn().unwrap(),
+        std::time::Duration::from_secs(30),
+        "status",
+    )
+}
+
+#[test]
+fn a_fifo_at_an_interrupted_changes_scratch_name_never_blocks_recovery() {
+    let f = Fixture::new(Layout::Qts4);
+    let (_, scratch) = interrupted_after_first_rename(&f);
+    nix::unistd::mkfifo(&scratch, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // The run ends (it cannot restore through the FIFO's name), and the FIFO, not
+    // provably the interrupted change's, is left.
+    let o = status_within_30s(&f);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        fs::symlink_metadata(&scratch)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn a_symlinked_temp_file_is_not_taken_for_the_interrupted_changes_own() {
+    let f = Fixture::new(Layout::Qts4);
+    let (store, _) = interrupted_after_first_rename(&f);
+    // `NAME+` a symlink to a file holding exactly what the interrupted change wrote.
+    let copy = f.root().join("copy");
+    fs::copy(&store, &copy).unwrap();
+    let mut temp = store.clone().into_os_string();
+    temp.push("+");
+    symlink(&copy, &temp).unwrap();
+    let o = status_within_30s(&f);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        fs::symlink_metadata(&temp)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(&copy).unwrap(), fs::read(&store).unwrap());
 }
