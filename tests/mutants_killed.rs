@@ -960,7 +960,7 @@ fn not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the
 }
 
 /// `passwd admin` on `f`, started while something else holds a lock: once qrescue says it
-/// is waiting (after 1 s), `release` runs; returns the output. Fails after 60 s.
+/// is waiting (not before 1 s), `release` runs; returns the output. Fails after 60 s.
 fn passwd_released_after_notice(f: &Fixture, release: impl FnOnce()) -> Output {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -1001,6 +1001,12 @@ fn passwd_released_after_notice(f: &Fixture, release: impl FnOnce()) -> Output {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // The wait stays silent for its first second.
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "told after {:?}",
+        start.elapsed()
+    );
     release();
     let mut o = common::wait::output_within(child, std::time::Duration::from_secs(60), "passwd");
     reader.join().unwrap();
