@@ -962,9 +962,13 @@ fn not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the
 /// `passwd admin` on `f`, started while something else holds a lock: once qrescue says it
 /// is waiting (not before 1 s), `release` runs; returns the output. Fails after 60 s.
 fn passwd_released_after_notice(f: &Fixture, release: impl FnOnce()) -> Output {
+    released_after_notice(q(f, &["passwd", "admin", "--password-stdin"]), release)
+}
+
+/// [`passwd_released_after_notice`] for any command `c` that reads the password.
+fn released_after_notice(mut c: Command, release: impl FnOnce()) -> Output {
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
-    let mut c = q(f, &["passwd", "admin", "--password-stdin"]);
     c.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -1038,10 +1042,10 @@ fn a_file_lock_held_by_a_live_process_is_waited_for_and_its_holder_named() {
     assert_eq!(verify_admin(&f, NEW), 0);
 }
 
-#[test]
-fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
+/// `f`'s `/etc/.pwd.lock`, write-locked by this process with fcntl as glibc's lckpwdf does;
+/// closing the file releases it.
+fn hold_lckpwdf(f: &Fixture) -> (PathBuf, fs::File) {
     use std::os::fd::AsFd;
-    let f = Fixture::new(Layout::Qts4);
     let path = f.path("/etc/.pwd.lock");
     let file = fs::OpenOptions::new()
         .create(true)
@@ -1049,7 +1053,6 @@ fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
         .write(true)
         .open(&path)
         .unwrap();
-    // An fcntl write lock, as glibc's lckpwdf takes it.
     let lock = nix::libc::flock {
         l_type: nix::libc::F_WRLCK as _,
         l_whence: nix::libc::SEEK_SET as _,
@@ -1058,6 +1061,37 @@ fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
         l_pid: 0,
     };
     nix::fcntl::fcntl(file.as_fd(), nix::fcntl::FcntlArg::F_SETLK(&lock)).unwrap();
+    (path, file)
+}
+
+#[test]
+fn lckpwdf_held_from_outside_our_pid_namespace_names_no_process() {
+    // The kernel reports the holder's pid as 0 when it is not in qrescue's PID namespace.
+    common::skip::require_native("lckpwdf_held_from_outside_our_pid_namespace_names_no_process");
+    let f = Fixture::new(Layout::Qts4);
+    let (path, file) = hold_lckpwdf(&f);
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork"])
+        .arg(common::bin())
+        .arg("--root")
+        .arg(f.root())
+        .args(["passwd", "admin", "--password-stdin"]);
+    let o = released_after_notice(c, || drop(file));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by another program (up to 15 s)",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
+    let f = Fixture::new(Layout::Qts4);
+    let (path, file) = hold_lckpwdf(&f);
     let comm = fs::read_to_string("/proc/self/comm").unwrap();
     let o = passwd_released_after_notice(&f, || drop(file));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
