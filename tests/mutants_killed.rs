@@ -4,7 +4,10 @@
 //! Backups: which ids name a set, what a set's manifest records, which state and backup
 //! directories are refused, which damaged sets are kept or removed. The transaction: what
 //! the next run does with an intent record (`txn.json`) left by a change that was
-//! interrupted (SIGKILL or a failed rename injected with strace, or a record written here).
+//! interrupted (SIGKILL or a failed rename injected with strace, or a record written here),
+//! the re-read under `NAME+` and the read-back (other programs' changes forced into the
+//! window with strace's SIGSTOP, never timed). `sys`: another program's `NAME+` and lock
+//! files, leftovers recovery must not trust, `NAME-`, staging when not root.
 
 mod common;
 
