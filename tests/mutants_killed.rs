@@ -4,12 +4,15 @@
 //! Backups: which ids name a set, what a set's manifest records, which state and backup
 //! directories are refused, which damaged sets are kept or removed. The transaction: what
 //! the next run does with an intent record (`txn.json`) left by a change that was
-//! interrupted (SIGKILL or a failed rename injected with strace, or a record written here).
+//! interrupted (SIGKILL or a failed rename injected with strace, or a record written here),
+//! the re-read under `NAME+` and the read-back (other programs' changes forced into the
+//! window with strace's SIGSTOP, never timed). `sys`: another program's `NAME+` and lock
+//! files, leftovers recovery must not trust, `NAME-`, staging when not root.
 
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -563,4 +566,689 @@ fn a_store_that_cannot_be_read_back_after_the_change_is_rolled_back() {
     assert!(err.contains("rolled back"), "{err}");
     assert_same(&f.credentials(), &before, "after a failed verification");
     assert!(!intent_path(&f).exists());
+}
+
+/// `passwd admin --password-stdin` on `f`, as arguments for `common::trace`.
+fn passwd_args(f: &Fixture) -> Vec<std::ffi::OsString> {
+    vec![
+        "--root".into(),
+        f.root().as_os_str().to_owned(),
+        "passwd".into(),
+        "admin".into(),
+        "--password-stdin".into(),
+    ]
+}
+
+/// The intent record's renames in a `passwd admin` on a fresh QTS 4 fixture: one per
+/// attempt, after the stores are read and before they are re-read under `NAME+`. Returns
+/// the syscall's name and the 1-based position of the first one among the calls so named.
+fn intent_rename_of_passwd() -> (String, usize) {
+    let f = Fixture::new(Layout::Qts4);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace(RENAMES, &refs, format!("{NEW}\n").as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let i = calls
+        .iter()
+        .position(|c| c.line.contains("\"txn.json\""))
+        .expect("the intent record is renamed into place");
+    (
+        calls[i].name.clone(),
+        common::trace::nth_of_its_kind(&calls, i),
+    )
+}
+
+/// `passwd admin` on `f`, stopped (SIGSTOP from strace) at its `first`th call of `syscall`
+/// and at every `step`th after it; `on_stop(n)` runs while it is stopped the `n`th time
+/// (from 1), then it goes on. Fails the test after `max_stops` stops (a run that never ends).
+fn passwd_stopped_every(
+    f: &Fixture,
+    syscall: &str,
+    (first, step): (usize, usize),
+    max_stops: usize,
+    mut on_stop: impl FnMut(usize),
+) -> (Output, usize) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-e", &format!("trace={syscall}")])
+        .arg("-e")
+        .arg(format!(
+            "inject={syscall}:signal=SIGSTOP:when={first}+{step}"
+        ))
+        .arg("-o")
+        .arg(log.path())
+        .arg(common::bin())
+        .args(passwd_args(f))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn strace");
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(format!("{NEW}\n").as_bytes()).unwrap();
+    }
+    let start = std::time::Instant::now();
+    let mut stops = 0;
+    loop {
+        let text = fs::read_to_string(log.path()).unwrap_or_default();
+        let stopped: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("--- stopped by SIGSTOP ---"))
+            .collect();
+        if stopped.len() > stops {
+            stops += 1;
+            if stops > max_stops {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("stopped {stops} times: the run does not end");
+            }
+            on_stop(stops);
+            let pid = stopped[stops - 1].split_whitespace().next().unwrap();
+            let st = Command::new("kill").args(["-CONT", pid]).status().unwrap();
+            assert!(st.success(), "kill -CONT {pid}");
+            continue;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "not finished within 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = common::wait::output_within(child, std::time::Duration::from_secs(10), "strace");
+    (o, stops)
+}
+
+/// Another program's change to a shadow file, as one that finished between qrescue's read
+/// and its re-read would leave it: bob's last-change day set to `day`.
+fn change_bob(f: &Fixture, day: usize) {
+    f.set_field(f.shadow_path(), "bob", 2, &day.to_string());
+}
+
+fn bob_day(f: &Fixture) -> String {
+    let text = String::from_utf8(f.read(f.shadow_path())).unwrap();
+    let line = text.lines().find(|l| l.starts_with("bob:")).unwrap();
+    line.split(':').nth(2).unwrap().to_string()
+}
+
+#[test]
+fn a_store_changed_between_our_read_and_our_staging_is_read_again_not_overwritten() {
+    strace_usable("a_store_changed_between_our_read_and_our_staging_is_read_again_not_overwritten");
+    let (syscall, first) = intent_rename_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    // Stopped at the first attempt's intent record (and at every later rename, let go).
+    let (o, stops) = passwd_stopped_every(&f, &syscall, (first, 1), 50, |n| {
+        if n == 1 {
+            change_bob(&f, 20001);
+        }
+    });
+    assert!(stops >= 2, "{stops}");
+    stdout_ok(&o);
+    assert_eq!(bob_day(&f), "20001", "the other program's change was lost");
+    assert_eq!(
+        verify_admin(&f, NEW),
+        0,
+        "qrescue's own change is not in force"
+    );
+    assert!(!intent_path(&f).exists());
+}
+
+#[test]
+fn a_store_that_keeps_changing_is_given_up_after_five_attempts() {
+    strace_usable("a_store_that_keeps_changing_is_given_up_after_five_attempts");
+    let (syscall, first) = intent_rename_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let before_admin = verify_admin(&f, "admin");
+    assert_eq!(before_admin, 0);
+    // Each attempt renames two records (the backup's manifest, then the intent): stopped at
+    // every intent record, and the store changed each time.
+    let (o, stops) = passwd_stopped_every(&f, &syscall, (first, 2), 8, |n| {
+        change_bob(&f, 20000 + n);
+    });
+    let (code, err) = fails(&o);
+    assert_eq!(code, 75, "{err}");
+    assert!(
+        err.contains("keeps being changed by another program"),
+        "{err}"
+    );
+    assert_eq!(stops, 5, "attempts");
+    assert_eq!(bob_day(&f), "20005");
+    // Every attempt's `NAME+` was removed when it started over.
+    let temps: Vec<PathBuf> = f
+        .snapshot()
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .filter(|p| p.to_string_lossy().ends_with('+'))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+    assert_eq!(verify_admin(&f, "admin"), 0, "nothing was changed");
+    assert!(!intent_path(&f).exists());
+}
+
+#[test]
+fn a_failed_directory_fsync_after_the_last_rename_rolls_every_store_back() {
+    strace_usable("a_failed_directory_fsync_after_the_last_rename_rolls_every_store_back");
+    // The fsync right after the last rename of a store is its directory's.
+    let f = Fixture::new(Layout::Qts4);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let calls_of = format!("{RENAMES},fsync");
+    let (o, calls) = common::trace::trace(&calls_of, &refs, format!("{NEW}\n").as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last_rename = calls
+        .iter()
+        .rposition(|c| c.name.starts_with("rename") && !c.line.contains("txn.json"))
+        .expect("a store is renamed");
+    let sync = last_rename + 1;
+    assert_eq!(calls[sync].name, "fsync", "{:?}", calls[sync]);
+    let when = common::trace::nth_of_its_kind(&calls, sync);
+
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e"])
+        .arg(format!("inject=fsync:error=EIO:when={when}"))
+        .arg(common::bin())
+        .args(passwd_args(&f));
+    let o = common::run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("fsync of the directory"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_same(
+        &f.credentials(),
+        &before,
+        "after the failed directory fsync",
+    );
+    assert!(!intent_path(&f).exists());
+}
+
+#[test]
+fn a_store_swapped_for_a_symlink_before_its_read_back_is_not_taken_as_verified() {
+    strace_usable("a_store_swapped_for_a_symlink_before_its_read_back_is_not_taken_as_verified");
+    // Stopped at the directory fsync after the last store's rename, before any read-back:
+    // the store's name is replaced by a symlink to a copy of what was written.
+    let f = Fixture::new(Layout::Qts4);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let calls_of = format!("{RENAMES},fsync");
+    let (o, calls) = common::trace::trace(&calls_of, &refs, format!("{NEW}\n").as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let last_rename = calls
+        .iter()
+        .rposition(|c| c.name.starts_with("rename") && !c.line.contains("txn.json"))
+        .expect("a store is renamed");
+    let target = calls[last_rename]
+        .line
+        .split('"')
+        .nth(3)
+        .unwrap()
+        .to_string();
+    let dir = PathBuf::from(calls[last_rename].fd_paths()[0]);
+    let inside = dir.strip_prefix(f.root()).unwrap().to_path_buf();
+    let when = common::trace::nth_of_its_kind(&calls, last_rename + 1);
+
+    let f = Fixture::new(Layout::Qts4);
+    let store = f.root().join(&inside).join(&target);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let o =
+        common::trace::run_stopped_at("fsync", when, &refs, format!("{NEW}\n").as_bytes(), || {
+            let copy = store.with_file_name(format!("{target}.copy"));
+            fs::copy(&store, &copy).unwrap();
+            fs::remove_file(&store).unwrap();
+            symlink(format!("{target}.copy"), &store).unwrap();
+        });
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("after the change"), "{err}");
+}
+
+#[test]
+fn on_the_host_root_the_manifest_names_the_operator_by_user_name() {
+    // The host's own `/` (no --root), in a private mount namespace with an empty tmpfs over
+    // /var/lib, so the backup set (of the host's passwd and shadow) goes nowhere lasting.
+    common::skip::require_native("on_the_host_root_the_manifest_names_the_operator_by_user_name");
+    let script = format!(
+        "mount -t tmpfs -o mode=0755 tmpfs /var/lib && '{}' backup >/dev/null && \
+         cat /var/lib/qrescue/backups/*/manifest.json",
+        common::bin().display()
+    );
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--fork",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .env_remove("SUDO_USER");
+    let m: serde_json::Value = serde_json::from_str(&stdout_ok(&run(&mut c))).unwrap();
+    // The login uid, else the effective uid, by name (coreutils' `id` as the oracle).
+    let login = fs::read_to_string("/proc/self/loginuid")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|&u| u != u32::MAX);
+    let uid = login.unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+    let o = Command::new("id")
+        .args(["-un", &uid.to_string()])
+        .output()
+        .unwrap();
+    let name = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert!(!name.is_empty());
+    assert_eq!(m["operator"], name.as_str());
+}
+
+/// The first `NAME+` a `passwd admin` on a fresh QTS 4 fixture links into place: its
+/// directory inside the root, its name, and the 1-based position of that `linkat` among
+/// all of the run's `linkat` calls (the `NAME.lock` files come first).
+fn first_temp_link_of_passwd() -> (PathBuf, String, usize) {
+    let f = Fixture::new(Layout::Qts4);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace("linkat", &refs, format!("{NEW}\n").as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let i = calls
+        .iter()
+        .position(|c| c.line.split('"').nth(3).is_some_and(|n| n.ends_with('+')))
+        .expect("a NAME+ is linked");
+    let name = calls[i].line.split('"').nth(3).unwrap().to_string();
+    let dir = PathBuf::from(calls[i].fd_paths()[0]);
+    let inside = PathBuf::from("/").join(dir.strip_prefix(f.root()).unwrap());
+    (inside, name, common::trace::nth_of_its_kind(&calls, i))
+}
+
+#[test]
+fn a_temp_file_left_by_another_program_is_waited_for_then_refused() {
+    strace_usable("a_temp_file_left_by_another_program_is_waited_for_then_refused");
+    let (dir, name, _) = first_temp_link_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let temp = f.root().join(dir.strip_prefix("/").unwrap()).join(&name);
+    fs::write(&temp, b"busybox is writing\n").unwrap();
+    let start = std::time::Instant::now();
+    let mut c = q(&f, &["passwd", "admin", "--password-stdin"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(format!("{NEW}\n").as_bytes()).unwrap();
+    }
+    // busybox waits 3 s for a `NAME+`; so does qrescue, and no longer.
+    let o = common::wait::output_within(child, std::time::Duration::from_secs(30), "passwd");
+    let waited = start.elapsed();
+    let (code, err) = fails(&o);
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("another program is writing"), "{err}");
+    assert!(waited >= std::time::Duration::from_secs(3), "{waited:?}");
+    assert_eq!(fs::read(&temp).unwrap(), b"busybox is writing\n");
+    fs::remove_file(&temp).unwrap();
+    assert_same(&f.credentials(), &before, "after the refusal");
+    assert!(!intent_path(&f).exists());
+}
+
+#[test]
+fn a_temp_file_that_goes_away_while_qrescue_waits_lets_the_change_through() {
+    strace_usable("a_temp_file_that_goes_away_while_qrescue_waits_lets_the_change_through");
+    let (dir, name, when) = first_temp_link_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let temp = f.root().join(dir.strip_prefix("/").unwrap()).join(&name);
+    fs::write(&temp, b"busybox is writing\n").unwrap();
+    // Stopped right after its first attempt to link `NAME+` (which fails: it exists); the
+    // other program finishes then.
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let o =
+        common::trace::run_stopped_at("linkat", when, &refs, format!("{NEW}\n").as_bytes(), || {
+            fs::remove_file(&temp).unwrap();
+        });
+    stdout_ok(&o);
+    assert_eq!(verify_admin(&f, NEW), 0);
+    assert!(!temp.exists());
+}
+
+#[test]
+fn a_symlink_planted_at_a_scratch_name_is_never_written_through() {
+    strace_usable("a_symlink_planted_at_a_scratch_name_is_never_written_through");
+    let (syscall, first) = intent_rename_of_passwd();
+    let f = Fixture::new(Layout::Qts4);
+    let decoy = f.root().join("decoy");
+    fs::write(&decoy, b"decoy\n").unwrap();
+    let before = f.credentials();
+    // Stopped once the intent record names the scratch files, before they are created.
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let o = common::trace::run_stopped_at(
+        &syscall,
+        first,
+        &refs,
+        format!("{NEW}\n").as_bytes(),
+        || {
+            let intent: serde_json::Value =
+                serde_json::from_slice(&fs::read(intent_path(&f)).unwrap()).unwrap();
+            let file = f.path(intent["files"][0].as_str().unwrap());
+            let scratch = intent["scratch"][0].as_str().unwrap();
+            symlink(&decoy, file.with_file_name(scratch)).unwrap();
+        },
+    );
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(fs::read(&decoy).unwrap(), b"decoy\n");
+    assert_same(&f.credentials(), &before, "after the refused staging");
+}
+
+/// A plain root owned by uid/gid 1234 whose shadow file has `owner:group`, and the
+/// `passwd admin` run there as uid 1234 (util-linux's `setpriv`).
+fn passwd_as_1234(shadow_owner: (u32, u32)) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    fs::create_dir(r.join("etc")).unwrap();
+    fs::write(
+        r.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nadmin:x:0:0:admin:/share/homes/admin:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(
+        r.join("etc/shadow"),
+        "admin:$1$$ysap7EeB9ODCrO46Psdbq/:14233:0:99999:7:::\n",
+    )
+    .unwrap();
+    fs::set_permissions(r.join("etc/shadow"), fs::Permissions::from_mode(0o644)).unwrap();
+    for p in [r.to_path_buf(), r.join("etc"), r.join("etc/passwd")] {
+        std::os::unix::fs::chown(&p, Some(1234), Some(1234)).unwrap();
+    }
+    let (uid, gid) = shadow_owner;
+    std::os::unix::fs::chown(r.join("etc/shadow"), Some(uid), Some(gid)).unwrap();
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=1234", "--regid=1234", "--clear-groups"])
+        .arg(common::bin())
+        .arg("--root")
+        .arg(r)
+        .args(["passwd", "admin", "--password-stdin"]);
+    let o = common::run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
+    (dir, o)
+}
+
+#[test]
+fn not_as_root_a_store_of_another_owner_is_never_taken_over() {
+    common::skip::require_native("not_as_root_a_store_of_another_owner_is_never_taken_over");
+    let (dir, o) = passwd_as_1234((0, 0));
+    let (code, err) = fails(&o);
+    assert_eq!(code, 77, "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    let st = fs::metadata(dir.path().join("etc/shadow")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((st.uid(), st.gid()), (0, 0));
+}
+
+#[test]
+fn not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the_read_back() {
+    common::skip::require_native(
+        "not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the_read_back",
+    );
+    // Our own file: the replacement is written with our ownership (the chown to group 0
+    // is not allowed), and the read-back then sees the group changed and rolls back.
+    let (_dir, o) = passwd_as_1234((1234, 0));
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(
+        err.contains("owner or mode changed during the write"),
+        "{err}"
+    );
+}
+
+/// `passwd admin` on `f`, started while something else holds a lock: once qrescue says it
+/// is waiting (not before 1 s), `release` runs; returns the output. Fails after 60 s.
+fn passwd_released_after_notice(f: &Fixture, release: impl FnOnce()) -> Output {
+    released_after_notice(q(f, &["passwd", "admin", "--password-stdin"]), release)
+}
+
+/// [`passwd_released_after_notice`] for any command `c` that reads the password.
+fn released_after_notice(mut c: Command, release: impl FnOnce()) -> Output {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{NEW}\n").as_bytes())
+        .unwrap();
+    let err = Arc::new(Mutex::new(Vec::new()));
+    let mut pipe = child.stderr.take().unwrap();
+    let sink = Arc::clone(&err);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let start = std::time::Instant::now();
+    while !String::from_utf8_lossy(&err.lock().unwrap()).contains("waiting for") {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!(
+                "ended ({st}) without waiting: {}",
+                String::from_utf8_lossy(&err.lock().unwrap())
+            );
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("no waiting notice within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The wait stays silent for its first second.
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "told after {:?}",
+        start.elapsed()
+    );
+    release();
+    let mut o = common::wait::output_within(child, std::time::Duration::from_secs(60), "passwd");
+    reader.join().unwrap();
+    o.stderr = err.lock().unwrap().clone();
+    o
+}
+
+#[test]
+fn a_file_lock_held_by_a_live_process_is_waited_for_and_its_holder_named() {
+    let f = Fixture::new(Layout::Qts4);
+    let mut holder = Command::new("sleep").arg("60").spawn().unwrap();
+    let lock = f.path(&format!("{}.lock", f.shadow_path()));
+    fs::write(&lock, format!("{}\n", holder.id())).unwrap();
+    let o = passwd_released_after_notice(&f, || fs::remove_file(&lock).unwrap());
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    let display = f.path(&format!("{}.lock", f.shadow_path()));
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by process {} (sleep) (up to 15 s)",
+            display.display(),
+            holder.id()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("waiting for").count(), 1, "{err}");
+    assert_eq!(verify_admin(&f, NEW), 0);
+}
+
+/// `f`'s `/etc/.pwd.lock`, write-locked by this process with fcntl as glibc's lckpwdf does;
+/// closing the file releases it.
+fn hold_lckpwdf(f: &Fixture) -> (PathBuf, fs::File) {
+    use std::os::fd::AsFd;
+    let path = f.path("/etc/.pwd.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let lock = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as _,
+        l_whence: nix::libc::SEEK_SET as _,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(file.as_fd(), nix::fcntl::FcntlArg::F_SETLK(&lock)).unwrap();
+    (path, file)
+}
+
+#[test]
+fn lckpwdf_held_from_outside_our_pid_namespace_names_no_process() {
+    // The kernel reports the holder's pid as 0 when it is not in qrescue's PID namespace.
+    common::skip::require_native("lckpwdf_held_from_outside_our_pid_namespace_names_no_process");
+    let f = Fixture::new(Layout::Qts4);
+    let (path, file) = hold_lckpwdf(&f);
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork"])
+        .arg(common::bin())
+        .arg("--root")
+        .arg(f.root())
+        .args(["passwd", "admin", "--password-stdin"]);
+    let o = released_after_notice(c, || drop(file));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by another program (up to 15 s)",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn lckpwdf_held_by_another_process_is_waited_for_and_its_holder_named() {
+    let f = Fixture::new(Layout::Qts4);
+    let (path, file) = hold_lckpwdf(&f);
+    let comm = fs::read_to_string("/proc/self/comm").unwrap();
+    let o = passwd_released_after_notice(&f, || drop(file));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    stdout_ok(&o);
+    assert!(
+        err.contains(&format!(
+            "qrescue: waiting for {}, held by process {} ({}) (up to 15 s)",
+            path.display(),
+            std::process::id(),
+            comm.trim_end()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("waiting for").count(), 1, "{err}");
+    assert_eq!(verify_admin(&f, NEW), 0);
+}
+
+#[test]
+fn every_replaced_store_keeps_its_previous_version_as_name_minus() {
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let after = f.credentials();
+    assert_eq!(before.len(), after.len());
+    let mut kept = 0;
+    for (b, a) in before.iter().zip(&after) {
+        if b.1 == a.1 {
+            continue;
+        }
+        let mut minus = b.0.clone().into_os_string();
+        minus.push("-");
+        assert_eq!(fs::read(&minus).unwrap(), b.1, "{minus:?}");
+        kept += 1;
+    }
+    assert!(kept >= 3, "{kept} stores replaced");
+}
+
+/// After a finished `passwd`, an intent record as a crash after the first store's rename
+/// would leave it (written here): it names that store, the SHA-256 of what was written to
+/// it and a scratch name. Returns the store's real path and that scratch name's path.
+fn interrupted_after_first_rename(f: &Fixture) -> (PathBuf, PathBuf) {
+    assert!(common::passwd(f.root(), "admin", NEW).status.success());
+    let id = backup_ids(f.root()).remove(0);
+    let first = manifest(f, &id)["files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = Command::new("sha256sum")
+        .arg(f.path(&first))
+        .output()
+        .unwrap();
+    let written = String::from_utf8(o.stdout).unwrap()[..64].to_string();
+    let scratch = ".qrescue-00112233445566778899aabbccddeeff.tmp";
+    let intent = serde_json::json!({
+        "pid": 4_000_000, "started": "2026-12-04T00:00:00Z",
+        "backup_id": id, "files": [first], "written": [written], "scratch": [scratch],
+    });
+    fs::write(intent_path(f), intent.to_string()).unwrap();
+    let store = f.path(&first);
+    let scratch = store.with_file_name(scratch);
+    (store, scratch)
+}
+
+/// `qrescue status` on `f`, failing the test if it does not end within 30 s.
+fn status_within_30s(f: &Fixture) -> Output {
+    let mut c = q(f, &["status"]);
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    common::wait::output_within(
+        c.spawn().unwrap(),
+        std::time::Duration::from_secs(30),
+        "status",
+    )
+}
+
+#[test]
+fn a_fifo_at_an_interrupted_changes_scratch_name_never_blocks_recovery() {
+    let f = Fixture::new(Layout::Qts4);
+    let (_, scratch) = interrupted_after_first_rename(&f);
+    nix::unistd::mkfifo(&scratch, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // The run ends (it cannot restore through the FIFO's name), and the FIFO, not
+    // provably the interrupted change's, is left.
+    let o = status_within_30s(&f);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        fs::symlink_metadata(&scratch)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn a_symlinked_temp_file_is_not_taken_for_the_interrupted_changes_own() {
+    let f = Fixture::new(Layout::Qts4);
+    let (store, _) = interrupted_after_first_rename(&f);
+    // `NAME+` a symlink to a file holding exactly what the interrupted change wrote.
+    let copy = f.root().join("copy");
+    fs::copy(&store, &copy).unwrap();
+    let mut temp = store.clone().into_os_string();
+    temp.push("+");
+    symlink(&copy, &temp).unwrap();
+    let o = status_within_30s(&f);
+    assert!(!o.status.success(), "{o:?}");
+    assert!(
+        fs::symlink_metadata(&temp)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(&copy).unwrap(), fs::read(&store).unwrap());
 }

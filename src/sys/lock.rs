@@ -259,3 +259,160 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
     cleanup(&dir);
     result.map(|()| FileLock { dir, lock })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Who holds a lock and how long it is waited for (written to kill the mutants
+    //! cargo-mutants found alive; docs/reliability.md, "Mutation testing").
+    use super::*;
+    use std::fs;
+
+    fn tree() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        fs::write(dir.path().join("etc/shadow"), b"s\n").unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        (dir, root)
+    }
+
+    fn etc(root: &Root) -> OwnedFd {
+        root.open_dir("/etc").unwrap().0
+    }
+
+    /// A pid that no process has: a child that has been waited for.
+    fn dead_pid() -> i32 {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        let pid = c.id() as i32;
+        c.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn the_holder_is_read_from_the_lock_file() {
+        let (dir, root) = tree();
+        let fd = etc(&root);
+        let lock = dir.path().join("etc/shadow.lock");
+        let name = std::ffi::OsStr::new("shadow.lock");
+        assert_eq!(holder(&fd, name), Holder::Unreadable, "missing");
+        let me = std::process::id() as i32;
+        fs::write(&lock, format!("{me}\n")).unwrap();
+        assert_eq!(holder(&fd, name), Holder::Alive(me));
+        let dead = dead_pid();
+        fs::write(&lock, format!("{dead}")).unwrap();
+        assert_eq!(holder(&fd, name), Holder::Dead(dead));
+        // 0 and negative pids name process groups, not a holder.
+        for text in ["0", "-1", "", "x12", "99999999999"] {
+            fs::write(&lock, text).unwrap();
+            assert_eq!(holder(&fd, name), Holder::Unreadable, "{text:?}");
+        }
+        fs::remove_file(&lock).unwrap();
+        nix::unistd::mkfifo(&lock, Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(holder(&fd, name), Holder::NotRegular);
+    }
+
+    #[test]
+    fn a_lock_is_taken_with_our_pid_and_removed_when_dropped() {
+        let (dir, root) = tree();
+        let lock = dir.path().join("etc/shadow.lock");
+        let l = lock_file(&root, "/etc/shadow", Duration::from_millis(200)).unwrap();
+        assert_eq!(
+            fs::read_to_string(&lock).unwrap(),
+            std::process::id().to_string()
+        );
+        // Our own `NAME.PID` is gone; only the lock stays.
+        let names: Vec<_> = fs::read_dir(dir.path().join("etc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        drop(l);
+        assert!(!lock.exists());
+    }
+
+    #[test]
+    fn a_stale_lock_is_replaced_a_live_one_waited_for_then_refused() {
+        let (dir, root) = tree();
+        let lock = dir.path().join("etc/shadow.lock");
+        fs::write(&lock, dead_pid().to_string()).unwrap();
+        drop(lock_file(&root, "/etc/shadow", Duration::from_millis(200)).unwrap());
+
+        let me = std::process::id();
+        fs::write(&lock, me.to_string()).unwrap();
+        let start = Instant::now();
+        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(300)).unwrap_err();
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert_eq!(e.exit, crate::error::Exit::TempFail);
+        assert!(
+            e.message.contains(&format!("held by process {me}")),
+            "{}",
+            e.message
+        );
+        assert_eq!(fs::read_to_string(&lock).unwrap(), me.to_string());
+
+        fs::write(&lock, "").unwrap();
+        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::TempFail);
+        assert!(e.message.contains("names no process"), "{}", e.message);
+
+        fs::remove_file(&lock).unwrap();
+        fs::create_dir(&lock).unwrap();
+        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(e.exit, crate::error::Exit::NoPerm);
+        assert!(e.message.contains("is not a regular file"), "{}", e.message);
+    }
+
+    #[test]
+    fn names_whose_lock_files_are_one_file_have_one_identity() {
+        let (dir, root) = tree();
+        std::os::unix::fs::symlink("etc", dir.path().join("cfg")).unwrap();
+        let a = lock_identity(&root, "/etc/shadow").unwrap();
+        assert_eq!(a.2, "shadow.lock");
+        assert_eq!(a, lock_identity(&root, "/cfg/shadow").unwrap());
+        assert_eq!(a, lock_identity(&root, "/etc/../etc/shadow").unwrap());
+        fs::create_dir(dir.path().join("var")).unwrap();
+        let b = lock_identity(&root, "/var/shadow").unwrap();
+        assert_ne!((a.0, a.1), (b.0, b.1));
+        use std::os::unix::fs::MetadataExt;
+        let st = fs::metadata(dir.path().join("etc")).unwrap();
+        assert_eq!((a.0, a.1), (st.dev(), st.ino()));
+    }
+
+    #[test]
+    fn lckpwdf_held_by_another_process_is_refused_after_the_timeout() {
+        let (dir, root) = tree();
+        let path = dir.path().join("etc/.pwd.lock");
+        // Another process holds the fcntl lock (Python's lockf is fcntl F_SETLKW).
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys,time\nf=open(sys.argv[1],'w')\nfcntl.lockf(f,fcntl.LOCK_EX)\n\
+                 print('held',flush=True)\ntime.sleep(60)",
+            ])
+            .arg(&path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "held\n");
+        let start = Instant::now();
+        let r = lckpwdf(&root, Duration::from_millis(300));
+        let waited = start.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        let e = r.unwrap_err();
+        assert!(waited >= Duration::from_millis(300), "{waited:?}");
+        assert_eq!(e.exit, crate::error::Exit::TempFail);
+        assert!(
+            e.message.contains("is locked by another program"),
+            "{}",
+            e.message
+        );
+        // Free again: taken at once.
+        drop(lckpwdf(&root, Duration::from_millis(300)).unwrap());
+    }
+}

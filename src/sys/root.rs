@@ -373,3 +373,201 @@ impl Resolved {
         &self.dir
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The walk's rules, one at a time (written to kill the mutants cargo-mutants found
+    //! alive; docs/reliability.md, "Mutation testing").
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    /// A root with `/etc/shadow` (a regular file) and an empty `/var`.
+    fn tree() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        fs::create_dir_all(dir.path().join("var")).unwrap();
+        fs::write(dir.path().join("etc/shadow"), b"s\n").unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        (dir, root)
+    }
+
+    fn message(r: Result<Resolved>) -> String {
+        r.map(|_| ()).unwrap_err().message
+    }
+
+    #[test]
+    fn a_regular_file_is_found_with_its_kind_and_identity() {
+        let (dir, root) = tree();
+        let r = root.resolve("/etc/shadow").unwrap();
+        assert_eq!(r.real, Path::new("/etc/shadow"));
+        assert_eq!(r.name, "shadow");
+        assert!(r.is_file() && !r.is_dir() && !r.via_symlink);
+        let st = fs::metadata(dir.path().join("etc/shadow")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(r.identity(), Some((st.dev(), st.ino())));
+        assert_eq!(r.sibling("+"), "shadow+");
+        let d = root.resolve("/etc").unwrap();
+        assert!(d.is_dir() && !d.is_file());
+        let missing = root.resolve("/etc/gshadow").unwrap();
+        assert!(missing.stat.is_none() && !missing.is_file() && !missing.is_dir());
+        assert_eq!(missing.identity(), None);
+    }
+
+    #[test]
+    fn dot_dotdot_and_empty_components_stay_inside_the_root() {
+        let (_dir, root) = tree();
+        for p in [
+            "/../../etc/shadow",
+            "//etc//shadow",
+            "/./etc/./shadow",
+            "/var/../etc/shadow",
+            "/etc/../../../etc/shadow",
+        ] {
+            let r = root.resolve(p).unwrap();
+            assert_eq!(r.real, Path::new("/etc/shadow"), "{p}");
+            assert!(r.is_file(), "{p}");
+        }
+        for p in ["/", "/.", "/..", "/etc/.", "/etc/.."] {
+            let m = message(root.resolve(p));
+            assert!(
+                m.contains("is not a file") || m.contains("does not name a file"),
+                "{p}: {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_on_the_way_is_not_a_directory_and_a_missing_directory_is_none() {
+        let (_dir, root) = tree();
+        let m = message(root.resolve("/etc/shadow/x"));
+        assert!(m.contains("Not a directory"), "{m}");
+        assert!(root.try_resolve("/nope/shadow").unwrap().is_none());
+        assert!(message(root.resolve("/nope/shadow")).contains("No such file"));
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root_up_to_forty_of_them() {
+        let (dir, root) = tree();
+        // Absolute targets start again at the root; relative ones where the link is.
+        symlink("/etc/shadow", dir.path().join("var/abs")).unwrap();
+        symlink("../etc/shadow", dir.path().join("var/rel")).unwrap();
+        for p in ["/var/abs", "/var/rel"] {
+            let r = root.resolve(p).unwrap();
+            assert_eq!(r.real, Path::new("/etc/shadow"), "{p}");
+            assert!(r.via_symlink && r.is_file(), "{p}");
+        }
+        // A chain of 40 links resolves (Linux's own limit); one of 41 does not.
+        let link = |i: usize| dir.path().join(format!("var/l{i}"));
+        symlink("/etc/shadow", link(0)).unwrap();
+        for i in 1..41 {
+            symlink(format!("l{}", i - 1), link(i)).unwrap();
+        }
+        assert!(root.resolve("/var/l39").unwrap().is_file());
+        let m = message(root.resolve("/var/l40"));
+        assert!(m.contains("symbolic links"), "{m}");
+        // A loop ends too.
+        symlink("loop2", dir.path().join("var/loop1")).unwrap();
+        symlink("loop1", dir.path().join("var/loop2")).unwrap();
+        assert!(message(root.resolve("/var/loop1")).contains("symbolic links"));
+        // A link to the root itself names a directory, not a file.
+        symlink("/", dir.path().join("var/top")).unwrap();
+        assert!(message(root.resolve("/var/top")).contains("resolves to a directory"));
+    }
+
+    #[test]
+    fn create_dir_all_makes_each_missing_directory_with_the_mode_given() {
+        let (dir, root) = tree();
+        let (_fd, real) = root
+            .create_dir_all("/var/lib/qrescue", Mode::from_bits_truncate(0o750))
+            .unwrap();
+        assert_eq!(real, Path::new("/var/lib/qrescue"));
+        for d in ["var/lib", "var/lib/qrescue"] {
+            let mode = fs::metadata(dir.path().join(d))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7777, 0o750 & !umask(), "{d}");
+        }
+        // Existing ones are opened as they are.
+        let (_fd, real) = root
+            .create_dir_all("/etc", Mode::from_bits_truncate(0o700))
+            .unwrap();
+        assert_eq!(real, Path::new("/etc"));
+        assert!(root.open_dir("/var/lib").is_ok());
+        assert!(root.open_dir("/var/nope").is_err());
+        assert!(root.open_dir("/etc/shadow").is_err());
+    }
+
+    /// The process umask, read without changing it (tests run in parallel).
+    fn umask() -> u32 {
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+    }
+
+    #[test]
+    fn a_system_partition_maps_etc_config_and_its_own_mount_point() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join(".config")).unwrap();
+        fs::write(dir.path().join(".config/shadow"), b"s\n").unwrap();
+        let plain = Root::open(dir.path()).unwrap();
+        assert!(!plain.is_system_partition());
+        assert!(plain.try_resolve("/etc/config/shadow").unwrap().is_none());
+        let root = Root::open_system_partition(dir.path()).unwrap();
+        assert!(root.is_system_partition());
+        for p in ["/etc/config/shadow", "/mnt/HDA_ROOT/.config/shadow"] {
+            let r = root.resolve(p).unwrap();
+            assert_eq!(r.real, Path::new("/.config/shadow"), "{p}");
+        }
+        // Whole components only: `/etc/configx` is not under `/etc/config`.
+        assert!(root.try_resolve("/etc/configx/shadow").unwrap().is_none());
+        assert_eq!(
+            root.resolve("/etc/.pwd.lock").unwrap().real,
+            Path::new("/.config/.pwd.lock")
+        );
+        // Absolute link targets are mapped too.
+        symlink("/etc/config/shadow", dir.path().join("link")).unwrap();
+        assert_eq!(
+            root.resolve("/link").unwrap().real,
+            Path::new("/.config/shadow")
+        );
+    }
+
+    #[test]
+    fn paths_are_shown_as_the_owner_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        assert!(!root.is_host());
+        assert_eq!(root.path(), dir.path());
+        assert_eq!(
+            root.display(Path::new("/etc/shadow")),
+            dir.path().join("etc/shadow").display().to_string()
+        );
+        assert_eq!(root.invocation(), "qrescue");
+        let root = root
+            .with_label("/dev/md9".into())
+            .with_invocation("qrescue --disk /dev/sda".into());
+        assert_eq!(
+            root.display(Path::new("/etc/shadow")),
+            "/dev/md9:/etc/shadow"
+        );
+        assert_eq!(root.invocation(), "qrescue --disk /dev/sda");
+        let host = Root::open(Path::new("/")).unwrap();
+        assert!(host.is_host());
+        assert_eq!(host.display(Path::new("/etc/shadow")), "/etc/shadow");
+    }
+
+    #[test]
+    fn the_root_must_be_a_directory() {
+        let (dir, _root) = tree();
+        let file = dir.path().join("etc/shadow");
+        let e = Root::open(&file).unwrap_err();
+        assert!(
+            e.message.starts_with(&format!("root {}", file.display())),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("Not a directory"), "{}", e.message);
+    }
+}
