@@ -12,8 +12,8 @@
 # The same run proves the check can fail: mutants built from a patched copy of the source must
 # be caught —
 #   nodirsync-atomic  no directory fsync after the rename in src/sys/atomic.rs;
-#   nodirsync-all     no directory fsync after any rename (atomic.rs, the intent record in
-#                     src/txn/intent.rs, the backup manifest, the journal's rotation);
+#   nodirsync-all     no directory fsync after any rename (atomic.rs, and sys::dir::Dir::sync:
+#                     the intent record, the backup sets, the journal's rotation, watch state);
 #   misordered        the journal's fdatasync moved before its write (src/watch/journal.rs).
 #
 #   scripts/vm-powercut.sh     the release binary on ext3 (data=ordered; one file system, and
@@ -46,12 +46,12 @@ name, src = sys.argv[1], sys.argv[2]
 ok = "Ok::<(), nix::errno::Errno>(())"
 edits = {
     "nodirsync-atomic": [("src/sys/atomic.rs", "fsync(&self.res.dir)", ok, 1)],
+    # Every other directory fsync (intent record, backup sets, journal rotation, watch
+    # state) is sys::dir::Dir::sync.
     "nodirsync-all": [
         ("src/sys/atomic.rs", "fsync(&self.res.dir)", ok, 1),
-        ("src/txn/intent.rs", "fsync(&state.fd)", ok, 3),
-        ("src/backup.rs", "fsync(&dir).map_err", ok + ".map_err", 2),
-        ("src/backup.rs", "fsync(backups).map_err", ok + ".map_err", 1),
-        ("src/watch/journal.rs", "nix::unistd::fsync(&self.dir)", ok, 1),
+        ("src/sys/dir.rs", "    pub fn sync(&self) -> Result<(), Errno> {\n        fsync(&self.fd)",
+         "    pub fn sync(&self) -> Result<(), Errno> {\n        " + ok, 1),
     ],
     "misordered": [("src/watch/journal.rs",
         """        self.file
