@@ -341,24 +341,24 @@ mod tests {
         let start = Instant::now();
         let e = lock_file(&root, "/etc/shadow", Duration::from_millis(300)).unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(300));
-        assert_eq!(e.exit, crate::error::Exit::TempFail);
+        assert_eq!(e.exit(), crate::error::Exit::TempFail);
         assert!(
-            e.message.contains(&format!("held by process {me}")),
+            e.to_string().contains(&format!("held by process {me}")),
             "{}",
-            e.message
+            e.to_string()
         );
         assert_eq!(fs::read_to_string(&lock).unwrap(), me.to_string());
 
         fs::write(&lock, "").unwrap();
         let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
-        assert_eq!(e.exit, crate::error::Exit::TempFail);
-        assert!(e.message.contains("names no process"), "{}", e.message);
+        assert_eq!(e.exit(), crate::error::Exit::TempFail);
+        assert!(e.to_string().contains("names no process"), "{}", e.to_string());
 
         fs::remove_file(&lock).unwrap();
         fs::create_dir(&lock).unwrap();
         let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
-        assert_eq!(e.exit, crate::error::Exit::NoPerm);
-        assert!(e.message.contains("is not a regular file"), "{}", e.message);
+        assert_eq!(e.exit(), crate::error::Exit::NoPerm);
+        assert!(e.to_string().contains("is not a regular file"), "{}", e.to_string());
     }
 
     #[test]
@@ -406,11 +406,11 @@ mod tests {
         let _ = child.wait();
         let e = r.unwrap_err();
         assert!(waited >= Duration::from_millis(300), "{waited:?}");
-        assert_eq!(e.exit, crate::error::Exit::TempFail);
+        assert_eq!(e.exit(), crate::error::Exit::TempFail);
         assert!(
-            e.message.contains("is locked by another program"),
+            e.to_string().contains("is locked by another program"),
             "{}",
-            e.message
+            e.to_string()
         );
         // Free again: taken at once.
         drop(lckpwdf(&root, Duration::from_millis(300)).unwrap());

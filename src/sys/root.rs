@@ -393,7 +393,7 @@ mod tests {
     }
 
     fn message(r: Result<Resolved>) -> String {
-        r.map(|_| ()).unwrap_err().message
+        r.map(|_| ()).unwrap_err().to_string()
     }
 
     #[test]
@@ -564,10 +564,10 @@ mod tests {
         let file = dir.path().join("etc/shadow");
         let e = Root::open(&file).unwrap_err();
         assert!(
-            e.message.starts_with(&format!("root {}", file.display())),
+            e.to_string().starts_with(&format!("root {}", file.display())),
             "{}",
-            e.message
+            e.to_string()
         );
-        assert!(e.message.contains("Not a directory"), "{}", e.message);
+        assert!(e.to_string().contains("Not a directory"), "{}", e.to_string());
     }
 }
