@@ -352,13 +352,21 @@ mod tests {
         fs::write(&lock, "").unwrap();
         let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
         assert_eq!(e.exit(), crate::error::Exit::TempFail);
-        assert!(e.to_string().contains("names no process"), "{}", e.to_string());
+        assert!(
+            e.to_string().contains("names no process"),
+            "{}",
+            e.to_string()
+        );
 
         fs::remove_file(&lock).unwrap();
         fs::create_dir(&lock).unwrap();
         let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
         assert_eq!(e.exit(), crate::error::Exit::NoPerm);
-        assert!(e.to_string().contains("is not a regular file"), "{}", e.to_string());
+        assert!(
+            e.to_string().contains("is not a regular file"),
+            "{}",
+            e.to_string()
+        );
     }
 
     #[test]

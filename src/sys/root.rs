@@ -564,10 +564,15 @@ mod tests {
         let file = dir.path().join("etc/shadow");
         let e = Root::open(&file).unwrap_err();
         assert!(
-            e.to_string().starts_with(&format!("root {}", file.display())),
+            e.to_string()
+                .starts_with(&format!("root {}", file.display())),
             "{}",
             e.to_string()
         );
-        assert!(e.to_string().contains("Not a directory"), "{}", e.to_string());
+        assert!(
+            e.to_string().contains("Not a directory"),
+            "{}",
+            e.to_string()
+        );
     }
 }
