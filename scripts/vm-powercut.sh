@@ -39,8 +39,11 @@ mutant() { # NAME: copy the sources, patch them (python3 below), build, print th
     rm -rf "$src"
     mkdir -p "$src"
     # -p keeps mtimes, so only the patched crate is rebuilt.
-    cp -rp Cargo.toml Cargo.lock build.rs src benches examples "$src/"
-    python3 - "$name" "$src" <<'PY' >&2
+    # (cross/: the arch table the crate compiles in)
+    cp -rp Cargo.toml Cargo.lock build.rs src benches examples cross "$src/"
+    # (errexit does not reach into the $(mutant …) below: every step checks its own status,
+    # so a patch that no longer applies or a mutant that does not build stops the run)
+    python3 - "$name" "$src" <<'PY' >&2 || return 1
 import sys
 name, src = sys.argv[1], sys.argv[2]
 ok = "Ok::<(), nix::errno::Errno>(())"
@@ -75,13 +78,16 @@ for path, old, new, count in edits:
 PY
     # The dev profile builds fast; the syscalls made are the same as in a release build.
     CARGO_TARGET_DIR=$mutdir/target cargo build --locked --quiet --target $target --bin qrescue \
-        --manifest-path "$src/Cargo.toml" >&2
-    cp "$mutdir/target/$target/debug/qrescue" "$mutdir/qrescue-$name"
+        --manifest-path "$src/Cargo.toml" >&2 || {
+        echo "vm-powercut: mutant $name does not build" >&2
+        return 1
+    }
+    cp "$mutdir/target/$target/debug/qrescue" "$mutdir/qrescue-$name" || return 1
     realpath "$mutdir/qrescue-$name"
 }
 declare -A bins=([good]=$bin)
 for m in nodirsync-atomic nodirsync-all misordered; do
-    bins[$m]=$(mutant $m)
+    bins[$m]=$(mutant $m) || exit 1
 done
 
 # --- Cases: NAME FSTYPE LAYOUT MOUNT-OPTIONS BINARY EXPECT -----------------------------------
