@@ -115,3 +115,49 @@ fn a_line_break_in_a_value_stays_in_its_line() {
     assert!(list.contains("first\\nsecond"), "{list}");
     assert!(!list.lines().any(|l| l.starts_with("second")), "{list}");
 }
+
+/// The fix of each finding about `user` with `id`, from `audit --json`.
+fn audit_fixes(f: &Fixture, id: &str) -> Vec<String> {
+    let o = run(&mut q(f.root(), &["--json", "audit"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"] == id && x["user"] == "admin")
+        .map(|x| x["fix"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An account that cannot log in is not told to set a password (it would let it log in),
+/// except the last administrator, locked, who must get one.
+#[test]
+fn audit_tells_no_locked_account_to_set_a_password() {
+    let f = Fixture::new(Layout::Qts5);
+    let shadow = "/mnt/HDA_ROOT/.config/shadow";
+    let hash = String::from_utf8_lossy(&f.read(shadow))
+        .lines()
+        .find_map(|l| l.strip_prefix("admin:"))
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    f.set_field(shadow, "admin", 1, &format!("!{hash}"));
+    f.set_field(
+        "/mnt/HDA_ROOT/.config/smbpasswd",
+        "admin",
+        4,
+        "[DU         ]",
+    );
+    let fixes = audit_fixes(&f, "default-password");
+    assert!(!fixes.is_empty(), "the factory default is still found");
+    for fix in &fixes {
+        assert!(fix.starts_with("none needed: admin cannot log in"), "{fix}");
+    }
+    // Nobody else can log in: admin is the last administrator and is told to set one.
+    f.set_field(shadow, "bob", 1, "!");
+    let fixes = audit_fixes(&f, "locked-admin");
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert!(fixes[0].contains("passwd admin sets a usable password"), "{fixes:?}");
+}
