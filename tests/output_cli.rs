@@ -159,5 +159,41 @@ fn audit_tells_no_locked_account_to_set_a_password() {
     f.set_field(shadow, "bob", 1, "!");
     let fixes = audit_fixes(&f, "locked-admin");
     assert_eq!(fixes.len(), 1, "{fixes:?}");
-    assert!(fixes[0].contains("passwd admin sets a usable password"), "{fixes:?}");
+    assert!(
+        fixes[0].contains("passwd admin sets a usable password"),
+        "{fixes:?}"
+    );
+}
+
+/// `events --kind`: `button` keeps the button journal only, `credential` the store
+/// journal only; any other word is a usage error naming both.
+#[test]
+fn events_kind_selects_one_journal() {
+    let f = Fixture::new(Layout::Qts5);
+    let dir = f.state_dir();
+    std::fs::create_dir_all(f.path(dir)).unwrap();
+    std::fs::set_permissions(
+        f.path(dir),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    f.put(
+        &format!("{dir}/button.jsonl"),
+        b"{\"time\":\"2026-11-24T21:44:00.250Z\",\"unix_ms\":1795643040250,\"event\":\"hold\",\"class\":\"short\",\"held_ms\":512,\"start_known\":true,\"firmware\":\"x\",\"source\":\"evdev\",\"device\":\"/dev/input/event0\",\"code\":408}\n",
+        0o600,
+    );
+    let events = |kind: &str| -> usize {
+        let out = stdout(&mut q(f.root(), &["--json", "events", "--kind", kind]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["events"].as_array().unwrap().len()
+    };
+    assert_eq!(events("button"), 1);
+    assert_eq!(events("credential"), 0);
+    let o = run(&mut q(f.root(), &["events", "--kind", "buttons"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[possible values: button, credential]"),
+        "{err}"
+    );
 }
