@@ -197,3 +197,24 @@ fn events_kind_selects_one_journal() {
         "{err}"
     );
 }
+
+/// Log records echoed on stderr (`watch --foreground`) go through the one escaped writer:
+/// an escape sequence in a name the watcher logs cannot rewrite the owner's terminal.
+#[test]
+fn watch_log_lines_on_stderr_are_escaped() {
+    let f = Fixture::new(Layout::Qts5);
+    let replay = f.path("/a\u{1b}[2Kb.bin");
+    std::fs::write(&replay, b"").unwrap();
+    let o = run(q(f.root(), &["watch", "--foreground", "--journal"])
+        .arg(f.path("/replay.jsonl"))
+        .arg("--replay")
+        .arg(&replay)
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        err.contains("qrescue: watching ") && err.contains("/a\\x1b[2Kb.bin (replay)"),
+        "{err}"
+    );
+}
