@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::stores::Stores;
 use crate::sys::dir::Dir;
-use crate::sys::fs::{Mode, OFlag, fstat};
+use crate::sys::fs::fstat;
 use crate::sys::regular;
 use crate::sys::root::Root;
 
@@ -69,7 +69,7 @@ enum PidFile {
 /// Open a regular file without following a symlink, without blocking on a FIFO and without
 /// opening a device (`sys::regular`). `Err(true)`: something other than a regular file is there.
 fn open_regular(dir: &Dir, name: &str) -> Result<(File, i64), bool> {
-    match regular::open(dir, name.as_ref(), OFlag::O_RDONLY, Mode::empty(), name) {
+    match regular::open_read(dir, name.as_ref(), name) {
         Ok(fd) => {
             let size = fstat(&fd).map_err(|_| false)?.st_size;
             Ok((File::from(fd), size))

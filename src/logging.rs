@@ -6,7 +6,6 @@
 //! to capture the exact records). Messages never contain a password or a hash: callers log
 //! user names, store paths and backup ids only.
 
-use std::io::Write;
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -31,7 +30,7 @@ impl Log for QLogger {
         }
         let msg = record.args().to_string();
         if self.stderr {
-            let _ = writeln!(std::io::stderr(), "qrescue: {msg}");
+            crate::escape::advise(&format!("qrescue: {msg}"));
         }
         if let Ok(mut guard) = self.syslog.lock()
             && let Some(logger) = guard.as_mut()

@@ -115,3 +115,106 @@ fn a_line_break_in_a_value_stays_in_its_line() {
     assert!(list.contains("first\\nsecond"), "{list}");
     assert!(!list.lines().any(|l| l.starts_with("second")), "{list}");
 }
+
+/// The fix of each finding about `user` with `id`, from `audit --json`.
+fn audit_fixes(f: &Fixture, id: &str) -> Vec<String> {
+    let o = run(&mut q(f.root(), &["--json", "audit"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"] == id && x["user"] == "admin")
+        .map(|x| x["fix"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An account that cannot log in is not told to set a password (it would let it log in),
+/// except the last administrator, locked, who must get one.
+#[test]
+fn audit_tells_no_locked_account_to_set_a_password() {
+    let f = Fixture::new(Layout::Qts5);
+    let shadow = "/mnt/HDA_ROOT/.config/shadow";
+    let hash = String::from_utf8_lossy(&f.read(shadow))
+        .lines()
+        .find_map(|l| l.strip_prefix("admin:"))
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    f.set_field(shadow, "admin", 1, &format!("!{hash}"));
+    f.set_field(
+        "/mnt/HDA_ROOT/.config/smbpasswd",
+        "admin",
+        4,
+        "[DU         ]",
+    );
+    let fixes = audit_fixes(&f, "default-password");
+    assert!(!fixes.is_empty(), "the factory default is still found");
+    for fix in &fixes {
+        assert!(fix.starts_with("none needed: admin cannot log in"), "{fix}");
+    }
+    // Nobody else can log in: admin is the last administrator and is told to set one.
+    f.set_field(shadow, "bob", 1, "!");
+    let fixes = audit_fixes(&f, "locked-admin");
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert!(
+        fixes[0].contains("passwd admin sets a usable password"),
+        "{fixes:?}"
+    );
+}
+
+/// `events --kind`: `button` keeps the button journal only, `credential` the store
+/// journal only; any other word is a usage error naming both.
+#[test]
+fn events_kind_selects_one_journal() {
+    let f = Fixture::new(Layout::Qts5);
+    let dir = f.state_dir();
+    std::fs::create_dir_all(f.path(dir)).unwrap();
+    std::fs::set_permissions(
+        f.path(dir),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    f.put(
+        &format!("{dir}/button.jsonl"),
+        b"{\"time\":\"2026-11-24T21:44:00.250Z\",\"unix_ms\":1795643040250,\"event\":\"hold\",\"class\":\"short\",\"held_ms\":512,\"start_known\":true,\"firmware\":\"x\",\"source\":\"evdev\",\"device\":\"/dev/input/event0\",\"code\":408}\n",
+        0o600,
+    );
+    let events = |kind: &str| -> usize {
+        let out = stdout(&mut q(f.root(), &["--json", "events", "--kind", kind]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["events"].as_array().unwrap().len()
+    };
+    assert_eq!(events("button"), 1);
+    assert_eq!(events("credential"), 0);
+    let o = run(&mut q(f.root(), &["events", "--kind", "buttons"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[possible values: button, credential]"),
+        "{err}"
+    );
+}
+
+/// Log records echoed on stderr (`watch --foreground`) go through the one escaped writer:
+/// an escape sequence in a name the watcher logs cannot rewrite the owner's terminal.
+#[test]
+fn watch_log_lines_on_stderr_are_escaped() {
+    let f = Fixture::new(Layout::Qts5);
+    let replay = f.path("/a\u{1b}[2Kb.bin");
+    std::fs::write(&replay, b"").unwrap();
+    let o = run(q(f.root(), &["watch", "--foreground", "--journal"])
+        .arg(f.path("/replay.jsonl"))
+        .arg("--replay")
+        .arg(&replay)
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        err.contains("qrescue: watching ") && err.contains("/a\\x1b[2Kb.bin (replay)"),
+        "{err}"
+    );
+}

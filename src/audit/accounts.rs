@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{Audited, Finding, Severity};
+use super::{Audited, Finding, Remedy, Severity};
 use crate::account::StoreState;
 use crate::hash::{self, Scheme, Verdict};
 use crate::stores::Kind;
@@ -88,7 +88,8 @@ fn disagree(a: &Audited, findings: &mut Vec<Finding>) {
                     paths.join(", ")
                 ),
                 format!("set one password in every copy: qrescue passwd {user}"),
-            ));
+            )
+                .remedy(Remedy::SetPassword));
         }
     }
 }
@@ -106,7 +107,8 @@ fn samba_vs_shadow(a: &Audited, findings: &mut Vec<Finding>) {
                 Some(&s.path),
                 "Samba has no NT hash (or needs no password) while the shadow file has a password: SMB logins do not use the account's password",
                 format!("set the password in every store: qrescue passwd {user}"),
-            ));
+            )
+                .remedy(Remedy::SetPassword));
         }
         if s.disabled != crypt_off {
             let (off, on) = if s.disabled {
@@ -150,7 +152,8 @@ fn weak_scheme(a: &Audited, findings: &mut Vec<Finding>) {
             format!(
                 "qrescue passwd {user} --scheme sha512 — QTS firmware that wrote this scheme may depend on it: test the web and SSH login afterwards, and keep the backup to restore"
             ),
-        ));
+        )
+            .remedy(Remedy::SetPassword));
     }
 }
 
@@ -174,14 +177,17 @@ fn empty_password(a: &Audited, findings: &mut Vec<Finding>) {
             Kind::Group => false,
         };
         if empty && !s.disabled {
-            findings.push(Finding::new(
-                severity,
-                "empty-password",
-                Some(user),
-                Some(&s.path),
-                "the account has an empty password: anyone can log in as it",
-                format!("set a password: qrescue passwd {user}"),
-            ));
+            findings.push(
+                Finding::new(
+                    severity,
+                    "empty-password",
+                    Some(user),
+                    Some(&s.path),
+                    "the account has an empty password: anyone can log in as it",
+                    format!("set a password: qrescue passwd {user}"),
+                )
+                .remedy(Remedy::SetPassword),
+            );
         }
     }
 }
@@ -209,7 +215,8 @@ fn locked_admin(audited: &[Audited], findings: &mut Vec<Finding>) {
             Some(&s.path),
             "admin is locked or disabled and no other administrator can log in with a password",
             "qrescue passwd admin sets a usable password (then enable admin in QTS, or create another administrator)",
-        ));
+        )
+            .remedy(Remedy::UnlockLastAdmin));
     } else {
         findings.push(Finding::new(
             Severity::Info,

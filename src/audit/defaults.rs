@@ -10,7 +10,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{Audited, Finding, Severity};
+use super::{Audited, Finding, Remedy, Severity};
 use crate::hash::{self, Verdict};
 use crate::info::Adapter;
 use crate::stores::Kind;
@@ -127,7 +127,8 @@ pub fn check(
                             hash::VERIFY_ROUNDS_MAX
                         ),
                         format!("qrescue passwd {user} (the new hash uses the default rounds)"),
-                    ));
+                    )
+                        .remedy(Remedy::SetPassword));
                     continue;
                 }
                 if let Some(scheme) = info.scheme
@@ -175,14 +176,17 @@ pub fn check(
         } else {
             " (the account is locked or disabled here)"
         };
-        findings.push(Finding::new(
-            severity,
-            "default-password",
-            Some(user),
-            Some(&st.path),
-            format!("the password is the factory default {}{locked}", c.what),
-            format!("set a new password: qrescue passwd {user}"),
-        ));
+        findings.push(
+            Finding::new(
+                severity,
+                "default-password",
+                Some(user),
+                Some(&st.path),
+                format!("the password is the factory default {}{locked}", c.what),
+                format!("set a new password: qrescue passwd {user}"),
+            )
+            .remedy(Remedy::SetPassword),
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! Password hashes where others can read them: a crypt hash in a world-readable passwd file
 //! (what a missing shadow leads to) can be guessed offline by any local user.
 
-use super::{Finding, Severity};
+use super::{Finding, Remedy, Severity};
 use crate::formats::colon;
 use crate::hash;
 use crate::snapshot::Snapshot;
@@ -34,24 +34,27 @@ pub fn check(snapshot: &Snapshot<'_>, findings: &mut Vec<Finding>) {
         if exposed.is_empty() {
             continue;
         }
-        findings.push(Finding::new(
-            Severity::High,
-            "hash-exposed",
-            None,
-            Some(&file.display),
-            format!(
-                "password hashes of {} are in a file every user can read (mode {:o})",
-                exposed.join(", "),
-                st.st_mode & 0o7777
-            ),
-            format!(
-                "move the hashes to a 0600 shadow file (pwconv), then set new passwords: {}",
-                exposed
-                    .iter()
-                    .map(|u| format!("qrescue passwd {}", crate::context::shell_quote(u)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        ));
+        findings.push(
+            Finding::new(
+                Severity::High,
+                "hash-exposed",
+                None,
+                Some(&file.display),
+                format!(
+                    "password hashes of {} are in a file every user can read (mode {:o})",
+                    exposed.join(", "),
+                    st.st_mode & 0o7777
+                ),
+                format!(
+                    "move the hashes to a 0600 shadow file (pwconv), then set new passwords: {}",
+                    exposed
+                        .iter()
+                        .map(|u| format!("qrescue passwd {}", crate::context::shell_quote(u)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .remedy(Remedy::SetPassword),
+        );
     }
 }

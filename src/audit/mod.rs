@@ -42,6 +42,20 @@ impl Severity {
     }
 }
 
+/// What a finding's fix does, so later passes find the fixes that set a password by their
+/// kind, not by the words of the fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// `qrescue passwd USER`: set a new password. Wrong for an account that cannot log in
+    /// (a password would let it), so `run` replaces such fixes for those accounts.
+    SetPassword,
+    /// `qrescue passwd admin` to give the last administrator, locked, a usable password: kept
+    /// for an account that cannot log in, since that is exactly who must get one.
+    UnlockLastAdmin,
+    /// Anything else (permissions, settings, by hand).
+    Other,
+}
+
 /// One finding: a stable `id`, who or what it concerns, and a one-line fix.
 #[derive(Debug, Serialize)]
 pub struct Finding {
@@ -54,6 +68,9 @@ pub struct Finding {
     pub stores: Vec<String>,
     pub message: String,
     pub fix: String,
+    /// What `fix` does (not printed: the text says it).
+    #[serde(skip)]
+    pub remedy: Remedy,
 }
 
 impl Finding {
@@ -73,7 +90,13 @@ impl Finding {
             stores: path.map(str::to_string).into_iter().collect(),
             message: message.into(),
             fix: fix.into(),
+            remedy: Remedy::Other,
         }
+    }
+
+    /// The same finding, its fix being `remedy`.
+    pub fn remedy(self, remedy: Remedy) -> Finding {
+        Finding { remedy, ..self }
     }
 
     /// `admin (/etc/config/shadow, /etc/config/smbpasswd)`, `admin`, or the paths.
@@ -180,8 +203,8 @@ fn merge(findings: Vec<Finding>) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for f in findings {
         if let Some(same) = out.iter_mut().find(|o| {
-            (o.severity, o.id, &o.user, &o.message, &o.fix)
-                == (f.severity, f.id, &f.user, &f.message, &f.fix)
+            (o.severity, o.id, &o.user, &o.message, &o.fix, o.remedy)
+                == (f.severity, f.id, &f.user, &f.message, &f.fix, f.remedy)
         }) {
             for p in f.stores {
                 if !same.stores.contains(&p) {
@@ -193,6 +216,22 @@ fn merge(findings: Vec<Finding>) -> Vec<Finding> {
         out.push(f);
     }
     out
+}
+
+/// An account that cannot log in (`cannot`) is not told to set a password: it would enable
+/// it. Its fixes that set one are replaced; a locked last administrator keeps its own.
+fn no_password_for(findings: &mut [Finding], cannot: &[&str]) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.remedy == Remedy::SetPassword)
+    {
+        if let Some(user) = f.user.as_deref().filter(|u| cannot.contains(u)) {
+            f.fix = format!(
+                "none needed: {user} cannot log in with a password (locked or disabled in every store); \
+                 setting one would let it"
+            );
+        }
+    }
 }
 
 /// qrescue's own commands, as the checks write them in a fix.
@@ -277,21 +316,12 @@ pub fn run(
     }
     many_backups(root, &mut findings);
     let mut findings = merge(findings);
-    // An account that cannot log in is not told to set a password (it would enable it).
-    for a in audited.iter().filter(|a| accounts::cannot_log_in(a)) {
-        let user = a.state.user.as_str();
-        for f in findings
-            .iter_mut()
-            .filter(|f| f.user.as_deref() == Some(user) && f.fix.contains("qrescue passwd"))
-            // A locked admin with no other administrator is exactly who must get one.
-            .filter(|f| f.id != "locked-admin")
-        {
-            f.fix = format!(
-                "none needed: {user} cannot log in with a password (locked or disabled in every store); \
-                 setting one would let it"
-            );
-        }
-    }
+    let cannot: Vec<&str> = audited
+        .iter()
+        .filter(|a| accounts::cannot_log_in(a))
+        .map(|a| a.state.user.as_str())
+        .collect();
+    no_password_for(&mut findings, &cannot);
     for f in &mut findings {
         f.fix = pasteable(&f.fix, invocation, f.user.as_deref());
     }
@@ -313,6 +343,33 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fixes replaced for an account that cannot log in are chosen by their kind: a
+    /// reworded fix that sets a password is still replaced, a fix that only names
+    /// `qrescue passwd` in passing is not, and the last locked administrator keeps its own.
+    #[test]
+    fn cannot_log_in_replaces_the_fixes_that_set_a_password() {
+        let f = |user, fix: &str, remedy| {
+            Finding::new(Severity::High, "x", Some(user), None, "m", fix).remedy(remedy)
+        };
+        let mut findings = vec![
+            f("bob", "choose a new secret for bob", Remedy::SetPassword),
+            f("bob", "see qrescue passwd --help", Remedy::Other),
+            f("admin", "qrescue passwd admin", Remedy::UnlockLastAdmin),
+            f("carol", "qrescue passwd carol", Remedy::SetPassword),
+        ];
+        no_password_for(&mut findings, &["bob", "admin"]);
+        let fixes: Vec<&str> = findings.iter().map(|f| f.fix.as_str()).collect();
+        assert_eq!(
+            fixes,
+            [
+                "none needed: bob cannot log in with a password (locked or disabled in every store); setting one would let it",
+                "see qrescue passwd --help",
+                "qrescue passwd admin",
+                "qrescue passwd carol",
+            ]
+        );
+    }
 
     #[test]
     fn fixes_name_the_root_and_the_user() {

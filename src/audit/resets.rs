@@ -11,7 +11,7 @@
 //! of the account after the last change qrescue made (a reset left the factory password
 //! behind, whatever pressed it). It is reported as such, in place of the button's.
 
-use super::{Audited, Finding, Severity};
+use super::{Audited, Finding, Remedy, Severity};
 use crate::backup;
 use crate::clock;
 use crate::stores::Kind;
@@ -101,7 +101,8 @@ fn factory_resets(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>)
                 r.stores.join(", ")
             ),
             format!("set a new password now: qrescue passwd {user}"),
-        ));
+        )
+            .remedy(Remedy::SetPassword));
         users.push(user.to_string());
     }
     users
@@ -174,27 +175,30 @@ pub fn check(root: &Root, audited: &[Audited], findings: &mut Vec<Finding>) {
                 journal::rfc3339_ms(since)
             )
         };
-        findings.push(Finding::new(
-            if advanced {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
-            "reset-since-change",
-            Some(user),
-            None,
-            format!(
-                "the reset button was held {:.1} s ({}) at {} {when}: {}",
-                r.held_ms as f64 / 1000.0,
-                r.class,
-                journal::rfc3339_ms(r.unix_ms),
+        findings.push(
+            Finding::new(
                 if advanced {
-                    "settings are back to factory defaults and users may be gone"
+                    Severity::High
                 } else {
-                    "the admin password may be the factory default again"
-                }
-            ),
-            format!("check the box's settings and set a new password: qrescue passwd {user}"),
-        ));
+                    Severity::Medium
+                },
+                "reset-since-change",
+                Some(user),
+                None,
+                format!(
+                    "the reset button was held {:.1} s ({}) at {} {when}: {}",
+                    r.held_ms as f64 / 1000.0,
+                    r.class,
+                    journal::rfc3339_ms(r.unix_ms),
+                    if advanced {
+                        "settings are back to factory defaults and users may be gone"
+                    } else {
+                        "the admin password may be the factory default again"
+                    }
+                ),
+                format!("check the box's settings and set a new password: qrescue passwd {user}"),
+            )
+            .remedy(Remedy::SetPassword),
+        );
     }
 }

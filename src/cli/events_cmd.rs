@@ -21,8 +21,8 @@ Examples:
   qrescue --json events --since 2026-11-24T21:00:00Z")]
 pub struct EventsArgs {
     /// Only button presses, or only credential-store changes
-    #[arg(long, value_name = "KIND", value_parser = ["button", "credential"])]
-    pub kind: Option<String>,
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<EventKind>,
     /// Show times in the local time zone (TZ) rather than UTC
     #[arg(long)]
     pub localtime: bool,
@@ -32,6 +32,15 @@ pub struct EventsArgs {
     /// At most N events (the newest)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// `--kind`: which of the two journals to show (both without it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventKind {
+    // Reset-button presses (the journal of `watch`).
+    Button,
+    // Credential-store changes (the store watch).
+    Credential,
 }
 
 /// `events`' document: both journals, their records with the time in the vocabulary
@@ -45,7 +54,7 @@ pub struct EventsReport {
     skipped_lines: usize,
     credential_journal: Option<String>,
     credential_journal_in_root: Option<String>,
-    /// Credential-store changes (`watch`'s store watch).
+    // Credential-store changes (the store watch). (`watch`'s store watch).
     credential_events: Vec<serde_json::Value>,
     #[serde(skip)]
     records: Vec<Record>,
@@ -96,8 +105,8 @@ pub fn run(ctx: &Context, args: &EventsArgs) -> Result<Outcome> {
         })?),
         None => None,
     };
-    let want_button = args.kind.as_deref() != Some("credential");
-    let want_cred = args.kind.as_deref() != Some("button");
+    let want_button = args.kind != Some(EventKind::Credential);
+    let want_cred = args.kind != Some(EventKind::Button);
     let (contents, path) = journal::read_all(&ctx.root)?;
     let mut records = select(contents.records, since, args.limit);
     if !want_button {

@@ -77,10 +77,10 @@ pub fn from_stdin_one_line(user: &str) -> Result<Password> {
     }
     secret::strip_newline(&mut buf);
     if buf.len() > user.len() && buf[..user.len()] == *user.as_bytes() && buf[user.len()] == b':' {
-        eprintln!(
+        super::output::advise(&format!(
             "qrescue: warning: the password read starts with \"{user}:\": --password-stdin takes the \
              password alone, not chpasswd's USER:PASSWORD (it is used as read)"
-        );
+        ));
     }
     Password::new(buf)
 }
@@ -88,6 +88,8 @@ pub fn from_stdin_one_line(user: &str) -> Result<Password> {
 /// Caught while the echo is off, to put the terminal back before dying of them.
 const CAUGHT: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
 
+/// The prompt is written to `/dev/tty` itself, not through `output::advise`: it belongs to
+/// the terminal the password is typed on, whatever stderr is.
 fn prompt(tty: &mut File, text: &str) -> Result<Zeroizing<Vec<u8>>> {
     tty.write_all(text.as_bytes())
         .map_err(|e| Error::io("/dev/tty", e))?;

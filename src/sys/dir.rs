@@ -100,6 +100,52 @@ impl Dir {
         .map(File::from)
     }
 
+    /// Open `name` for reading, never through a symlink and never blocking on a FIFO put
+    /// there (`O_NONBLOCK`).
+    pub fn open_read_nonblock<P: ?Sized + NixPath>(&self, name: &P) -> Result<OwnedFd, Errno> {
+        self.open_at(
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            0,
+        )
+    }
+
+    /// Create or truncate `name` for writing, never through a symlink, with `mode` when new.
+    pub fn create_truncate<P: ?Sized + NixPath>(
+        &self,
+        name: &P,
+        mode: u32,
+    ) -> Result<OwnedFd, Errno> {
+        self.open_at(
+            name,
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+            mode,
+        )
+    }
+
+    /// Open `name` to read and append (created with `mode`), never through a symlink and
+    /// never blocking on a FIFO put there.
+    pub fn open_append_rw<P: ?Sized + NixPath>(
+        &self,
+        name: &P,
+        mode: u32,
+    ) -> Result<OwnedFd, Errno> {
+        self.open_at(
+            name,
+            OFlag::O_RDWR
+                | OFlag::O_APPEND
+                | OFlag::O_CREAT
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_CLOEXEC,
+            mode,
+        )
+    }
+
     /// Create `name` (`O_EXCL`, never through a symlink) with `mode`.
     pub fn create_new<P: ?Sized + NixPath>(&self, name: &P, mode: u32) -> Result<File, Errno> {
         self.open_at(

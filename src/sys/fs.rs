@@ -45,6 +45,21 @@ pub fn open(path: &Path, flags: OFlag, mode: u32) -> Result<OwnedFd, Errno> {
     nix::fcntl::open(path, flags, Mode::from_bits_truncate(mode))
 }
 
+/// Open `path` read-only (`O_CLOEXEC`): a sysfs value file, a GPIO chip, a replay file.
+pub fn open_read(path: &Path) -> Result<OwnedFd, Errno> {
+    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0)
+}
+
+/// Open a device read-only without blocking and without making it the controlling
+/// terminal (`O_NONBLOCK | O_NOCTTY | O_CLOEXEC`): an input device.
+pub fn open_device_nonblock(path: &Path) -> Result<OwnedFd, Errno> {
+    open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        0,
+    )
+}
+
 /// `pread`: read into `buf` at `offset`.
 pub fn pread(fd: impl AsFd, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
     nix::sys::uio::pread(fd, buf, offset)

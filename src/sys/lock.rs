@@ -33,26 +33,46 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
 
 /// The program of a live process, from `/proc/PID/comm` (the running system's, where the
-/// holder runs), or `None` when it cannot be read.
+/// holder runs), or `None` when it cannot be read. Raw: the caller escapes what it prints.
 fn program_of(pid: i32) -> Option<String> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let comm = comm.trim_end_matches('\n');
-    (!comm.is_empty()).then(|| crate::escape::line(comm).to_string())
+    (!comm.is_empty()).then(|| comm.to_string())
 }
 
-/// Said once, after [`WAIT_NOTICE_AFTER`]: a wait of up to 15 s must not look like a hang.
-fn wait_notice(display: &str, pid: Option<i32>, timeout: Duration) {
-    let who = match pid {
-        Some(pid) => match program_of(pid) {
-            Some(prog) => format!("process {pid} ({prog})"),
-            None => format!("process {pid}"),
-        },
-        None => "another program".to_string(),
-    };
-    eprintln!(
-        "qrescue: waiting for {display}, held by {who} (up to {} s)",
-        timeout.as_secs()
-    );
+/// A lock found held and waited for, handed once to the caller's `on_wait` after
+/// [`WAIT_NOTICE_AFTER`] (sys/ prints nothing): a wait of up to 15 s must not look like a
+/// hang. Its `Display` is the line to say: "waiting for PATH, held by process PID (PROG)
+/// (up to 15 s)".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The lock file, as the root displays it.
+    pub what: String,
+    /// The holding process and its program, when the lock says (`None`: another program).
+    pub holder: Option<(i32, Option<String>)>,
+    pub timeout: Duration,
+}
+
+impl Waiting {
+    fn new(what: &str, pid: Option<i32>, timeout: Duration) -> Waiting {
+        Waiting {
+            what: what.to_string(),
+            holder: pid.map(|pid| (pid, program_of(pid))),
+            timeout,
+        }
+    }
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "waiting for {}, held by ", self.what)?;
+        match &self.holder {
+            Some((pid, Some(prog))) => write!(f, "process {pid} ({prog})")?,
+            Some((pid, None)) => write!(f, "process {pid}")?,
+            None => f.write_str("another program")?,
+        }
+        write!(f, " (up to {} s)", self.timeout.as_secs())
+    }
 }
 
 /// The `lckpwdf` lock; released when dropped (closing the descriptor drops the fcntl lock).
@@ -61,8 +81,13 @@ pub struct PwdLock {
     _file: File,
 }
 
-/// Take `/etc/.pwd.lock` inside the root, waiting up to `timeout`.
-pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
+/// Take `/etc/.pwd.lock` inside the root, waiting up to `timeout`; `on_wait` hears once
+/// when the wait goes on.
+pub fn lckpwdf(
+    root: &Root,
+    timeout: Duration,
+    on_wait: &mut dyn FnMut(&Waiting),
+) -> Result<PwdLock> {
     let res = root.resolve("/etc/.pwd.lock")?;
     let display = root.display(&res.real);
     // A FIFO here would block open() forever, before the bounded wait starts.
@@ -93,7 +118,7 @@ pub fn lckpwdf(root: &Root, timeout: Duration) -> Result<PwdLock> {
                             i32::from(probe.l_type) != nix::libc::F_UNLCK && probe.l_pid > 0
                         })
                         .map(|_| probe.l_pid);
-                    wait_notice(&display, pid, timeout);
+                    on_wait(&Waiting::new(&display, pid, timeout));
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -169,8 +194,14 @@ pub fn lock_identity(root: &Root, logical: &str) -> Result<(u64, u64, OsString)>
 }
 
 /// Take `NAME.lock` beside the logical path `logical` (e.g. `/etc/shadow`), waiting up to
-/// `timeout`, removing a stale lock left by a dead process.
-pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLock> {
+/// `timeout`, removing a stale lock left by a dead process; `on_wait` hears once when the
+/// wait goes on.
+pub fn lock_file(
+    root: &Root,
+    logical: &str,
+    timeout: Duration,
+    on_wait: &mut dyn FnMut(&Waiting),
+) -> Result<FileLock> {
     let path = Path::new(logical);
     let parent = path.parent().and_then(Path::to_str).unwrap_or("/");
     let base = path
@@ -234,7 +265,7 @@ pub fn lock_file(root: &Root, logical: &str, timeout: Duration) -> Result<FileLo
                             Holder::Alive(pid) => Some(pid),
                             _ => None,
                         };
-                        wait_notice(&display, pid, timeout);
+                        on_wait(&Waiting::new(&display, pid, timeout));
                     }
                     std::thread::sleep(Duration::from_millis(25));
                 }
@@ -314,7 +345,13 @@ mod tests {
     fn a_lock_is_taken_with_our_pid_and_removed_when_dropped() {
         let (dir, root) = tree();
         let lock = dir.path().join("etc/shadow.lock");
-        let l = lock_file(&root, "/etc/shadow", Duration::from_millis(200)).unwrap();
+        let l = lock_file(
+            &root,
+            "/etc/shadow",
+            Duration::from_millis(200),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(
             fs::read_to_string(&lock).unwrap(),
             std::process::id().to_string()
@@ -334,12 +371,26 @@ mod tests {
         let (dir, root) = tree();
         let lock = dir.path().join("etc/shadow.lock");
         fs::write(&lock, dead_pid().to_string()).unwrap();
-        drop(lock_file(&root, "/etc/shadow", Duration::from_millis(200)).unwrap());
+        drop(
+            lock_file(
+                &root,
+                "/etc/shadow",
+                Duration::from_millis(200),
+                &mut |_| {},
+            )
+            .unwrap(),
+        );
 
         let me = std::process::id();
         fs::write(&lock, me.to_string()).unwrap();
         let start = Instant::now();
-        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(300)).unwrap_err();
+        let e = lock_file(
+            &root,
+            "/etc/shadow",
+            Duration::from_millis(300),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(300));
         assert_eq!(e.exit(), crate::error::Exit::TempFail);
         assert!(
@@ -350,7 +401,13 @@ mod tests {
         assert_eq!(fs::read_to_string(&lock).unwrap(), me.to_string());
 
         fs::write(&lock, "").unwrap();
-        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
+        let e = lock_file(
+            &root,
+            "/etc/shadow",
+            Duration::from_millis(100),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert_eq!(e.exit(), crate::error::Exit::TempFail);
         assert!(
             e.to_string().contains("names no process"),
@@ -360,12 +417,55 @@ mod tests {
 
         fs::remove_file(&lock).unwrap();
         fs::create_dir(&lock).unwrap();
-        let e = lock_file(&root, "/etc/shadow", Duration::from_millis(100)).unwrap_err();
+        let e = lock_file(
+            &root,
+            "/etc/shadow",
+            Duration::from_millis(100),
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert_eq!(e.exit(), crate::error::Exit::NoPerm);
         assert!(
             e.to_string().contains("is not a regular file"),
             "{}",
             e.to_string()
+        );
+    }
+
+    /// A wait past WAIT_NOTICE_AFTER is handed to the caller once, naming the holder; sys/
+    /// prints nothing itself.
+    #[test]
+    fn a_long_wait_is_told_to_the_caller_once() {
+        let (dir, root) = tree();
+        let me = std::process::id() as i32;
+        fs::write(dir.path().join("etc/shadow.lock"), me.to_string()).unwrap();
+        let mut heard = Vec::new();
+        let timeout = WAIT_NOTICE_AFTER + Duration::from_millis(300);
+        let e = lock_file(&root, "/etc/shadow", timeout, &mut |w| {
+            heard.push(w.clone())
+        });
+        assert!(e.is_err());
+        let comm = fs::read_to_string("/proc/self/comm").unwrap();
+        let display = dir.path().join("etc/shadow.lock").display().to_string();
+        assert_eq!(
+            heard,
+            [Waiting {
+                what: display.clone(),
+                holder: Some((me, Some(comm.trim_end().to_string()))),
+                timeout,
+            }]
+        );
+        assert_eq!(
+            heard[0].to_string(),
+            format!(
+                "waiting for {display}, held by process {me} ({}) (up to 1 s)",
+                comm.trim_end()
+            )
+        );
+        let nobody = Waiting::new("/x", None, LOCK_TIMEOUT);
+        assert_eq!(
+            nobody.to_string(),
+            "waiting for /x, held by another program (up to 15 s)"
         );
     }
 
@@ -408,7 +508,7 @@ mod tests {
         .unwrap();
         assert_eq!(line, "held\n");
         let start = Instant::now();
-        let r = lckpwdf(&root, Duration::from_millis(300));
+        let r = lckpwdf(&root, Duration::from_millis(300), &mut |_| {});
         let waited = start.elapsed();
         let _ = child.kill();
         let _ = child.wait();
@@ -421,6 +521,6 @@ mod tests {
             e.to_string()
         );
         // Free again: taken at once.
-        drop(lckpwdf(&root, Duration::from_millis(300)).unwrap());
+        drop(lckpwdf(&root, Duration::from_millis(300), &mut |_| {}).unwrap());
     }
 }

@@ -76,6 +76,35 @@ impl OpenError {
     }
 }
 
+/// [`open`] read-only.
+pub fn open_read(
+    dir: &impl AsFd,
+    name: &std::ffi::OsStr,
+    display: &str,
+) -> std::result::Result<OwnedFd, OpenError> {
+    open(dir, name, OFlag::O_RDONLY, Mode::empty(), display)
+}
+
+/// [`open_read`], every failure reported.
+pub fn open_read_or_err(dir: &impl AsFd, name: &std::ffi::OsStr, display: &str) -> Result<OwnedFd> {
+    open_read(dir, name, display).map_err(|e| e.into_error(display))
+}
+
+/// [`open`] for appending, created 0600, every failure reported.
+pub fn open_append_or_err(
+    dir: &impl AsFd,
+    name: &std::ffi::OsStr,
+    display: &str,
+) -> Result<OwnedFd> {
+    open_or_err(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
+        Mode::from_bits_truncate(0o600),
+        display,
+    )
+}
+
 /// [`open`], every failure reported.
 pub fn open_or_err(
     dir: &impl AsFd,

@@ -29,7 +29,9 @@ impl<'a> Locks<'a> {
         stores: &'a Stores,
         timeout: std::time::Duration,
     ) -> Result<Locks<'a>> {
-        let pwd = lock::lckpwdf(root, timeout)?;
+        // Said as it happens, on stderr: the sys/ lock only reports the wait.
+        let mut on_wait = |w: &lock::Waiting| crate::escape::advise(&format!("qrescue: {w}"));
+        let pwd = lock::lckpwdf(root, timeout, &mut on_wait)?;
         let mut names: Vec<&str> = stores
             .files
             .iter()
@@ -42,7 +44,7 @@ impl<'a> Locks<'a> {
         let mut files = Vec::new();
         for name in names {
             if seen.insert(lock::lock_identity(root, name)?) {
-                files.push(lock::lock_file(root, name, timeout)?);
+                files.push(lock::lock_file(root, name, timeout, &mut on_wait)?);
             }
         }
         Ok(Locks {

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use crate::sys::Errno;
-use crate::sys::fs::{OFlag, open};
+use crate::sys::fs::open_device_nonblock;
 use crate::sys::input;
 
 use super::records::{EV_KEY, EV_SYN, InputLayout, KEY_MAX, SYN_DROPPED, SYN_REPORT, decode_input};
@@ -46,11 +46,7 @@ fn key_down(fd: BorrowedFd<'_>, key: u16) -> Option<bool> {
 }
 
 fn open_nonblock(path: &Path) -> std::result::Result<File, Errno> {
-    let fd = open(
-        path,
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
-        0,
-    )?;
+    let fd = open_device_nonblock(path)?;
     Ok(File::from(fd))
 }
 

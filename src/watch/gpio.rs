@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::sys::Errno;
-use crate::sys::fs::{OFlag, open};
+use crate::sys::fs::open_read;
 use crate::sys::gpio_uapi::{self, line_info};
 
 use super::records::{
@@ -100,7 +100,7 @@ pub fn find_reset_line() -> Option<Spec> {
         .collect();
     chips.sort();
     for chip in chips {
-        let Ok(fd) = open(&chip, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0) else {
+        let Ok(fd) = open_read(&chip) else {
             continue;
         };
         for o in 0..512u32 {
@@ -149,7 +149,7 @@ impl Gpio {
 
 fn open_chardev(chip: &Path, line: &LineRef, active_low: bool, debounce_ms: u64) -> Result<Gpio> {
     let disp = chip.display().to_string();
-    let chip_fd = open(chip, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0).map_err(|e| match e {
+    let chip_fd = open_read(chip).map_err(|e| match e {
         Errno::ENOENT => Error::usage(format!("{disp}: no such GPIO chip")),
         e => Error::io(&disp, e),
     })?;
@@ -231,8 +231,7 @@ fn open_sysfs(number: u32, active_low: bool) -> Result<Gpio> {
         )
     })?;
     let value_path = dir.join("value");
-    let fd = open(&value_path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0)
-        .map_err(|e| Error::io(format!("{disp}/value"), e))?;
+    let fd = open_read(&value_path).map_err(|e| Error::io(format!("{disp}/value"), e))?;
     let value = File::from(
         fd.try_clone()
             .map_err(|e| Error::io(&disp, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::paths::StateDir;
 use crate::sys::Errno;
 use crate::sys::dir::{Dir, errno_of};
-use crate::sys::fs::{self, Mode, OFlag};
+use crate::sys::fs;
 use crate::sys::root::Root;
 use crate::watch::classify::Class;
 use crate::watch::source::SourceKind;
@@ -91,13 +91,7 @@ pub struct Journal {
 
 fn open_append(dir: &Dir, name: &std::ffi::OsStr, display: &str) -> Result<(File, u64)> {
     // Never blocks on a FIFO, never opens a device put there.
-    let fd = crate::sys::regular::open_or_err(
-        dir,
-        name,
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
-        Mode::from_bits_truncate(0o600),
-        display,
-    )?;
+    let fd = crate::sys::regular::open_append_or_err(dir, name, display)?;
     let st = fs::fstat(&fd).map_err(|e| Error::io(display, e))?;
     if !fs::is_regular(&st) {
         return Err(Error::perm(format!("{display} is not a regular file")));
@@ -109,7 +103,7 @@ fn last_byte(dir: &Dir, name: &std::ffi::OsStr, display: &str, size: u64) -> Res
     if size == 0 {
         return Ok(None);
     }
-    let fd = crate::sys::regular::open_or_err(dir, name, OFlag::O_RDONLY, Mode::empty(), display)?;
+    let fd = crate::sys::regular::open_read_or_err(dir, name, display)?;
     let mut b = [0u8; 1];
     fs::pread(&fd, &mut b, size as i64 - 1).map_err(|e| Error::io(display, e))?;
     Ok(Some(b[0]))
@@ -222,17 +216,12 @@ pub fn read_all(root: &Root) -> Result<(Contents, Option<String>)> {
     let mut c = Contents::default();
     for name in [ROTATED, FILE] {
         let display = format!("{}/{name}", state.display);
-        let fd = match crate::sys::regular::open(
-            &state.fd,
-            std::ffi::OsStr::new(name),
-            OFlag::O_RDONLY,
-            Mode::empty(),
-            &display,
-        ) {
-            Ok(fd) => fd,
-            Err(crate::sys::regular::OpenError::Os(Errno::ENOENT)) => continue,
-            Err(e) => return Err(e.into_error(&display)),
-        };
+        let fd =
+            match crate::sys::regular::open_read(&state.fd, std::ffi::OsStr::new(name), &display) {
+                Ok(fd) => fd,
+                Err(crate::sys::regular::OpenError::Os(Errno::ENOENT)) => continue,
+                Err(e) => return Err(e.into_error(&display)),
+            };
         let mut text = Vec::new();
         std::io::Read::read_to_end(&mut File::from(fd), &mut text)
             .map_err(|e| Error::io(&display, errno_of(&e)))?;

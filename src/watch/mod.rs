@@ -217,7 +217,7 @@ impl Status {
         }
         log::info!("{line}");
         if self.tell_terminal {
-            eprintln!("qrescue: {line}");
+            crate::escape::advise(&format!("qrescue: {line}"));
         }
         if self.write
             && let Err(e) = state::write_status(&ctx.root, &line)

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 use crate::sys::Errno;
-use crate::sys::fs::{OFlag, open};
+use crate::sys::fs::open_read;
 
 use super::evdev::KeyFilter;
 use super::records::InputLayout;
@@ -25,7 +25,7 @@ impl Replay {
     pub fn open(path: &Path, key: u16) -> Result<Replay> {
         let disp = path.display().to_string();
         // Blocking: a FIFO open waits for its writer, like `cat` would.
-        let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, 0).map_err(|e| match e {
+        let fd = open_read(path).map_err(|e| match e {
             Errno::ENOENT => Error::usage(format!("--replay {disp}: no such file")),
             e => Error::io(&disp, e),
         })?;

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::paths::StateDir;
 use crate::sys::Errno;
 use crate::sys::dir::{Dir, errno_of};
-use crate::sys::fs::{self, OFlag};
+use crate::sys::fs;
 use crate::sys::root::Root;
 use crate::watch::term::{Term, words};
 
@@ -184,11 +184,7 @@ fn io(display: &str, e: std::io::Error) -> Error {
 
 /// Read a private regular file of the state directory; `None` when missing.
 fn read_private(dir: &Dir, name: &str, display: &str) -> Result<Option<Vec<u8>>> {
-    let fd = match dir.open_at(
-        name,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        0,
-    ) {
+    let fd = match dir.open_read_nonblock(name) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::io(display, e)),
@@ -208,15 +204,7 @@ fn read_private(dir: &Dir, name: &str, display: &str) -> Result<Option<Vec<u8>>>
 fn write_private(dir: &Dir, name: &str, bytes: &[u8], display: &str) -> Result<()> {
     let tmp = format!("{name}.tmp");
     let fd = dir
-        .open_at(
-            tmp.as_str(),
-            OFlag::O_WRONLY
-                | OFlag::O_CREAT
-                | OFlag::O_TRUNC
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
-            0o600,
-        )
+        .create_truncate(tmp.as_str(), 0o600)
         .map_err(|e| Error::io(display, e))?;
     fs::fchmod(&fd, 0o600).map_err(|e| Error::io(display, e))?;
     let mut f = File::from(fd);
@@ -316,16 +304,7 @@ impl Store {
         let fd = self
             .state
             .fd
-            .open_at(
-                JOURNAL,
-                OFlag::O_RDWR
-                    | OFlag::O_APPEND
-                    | OFlag::O_CREAT
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_NONBLOCK
-                    | OFlag::O_CLOEXEC,
-                0o600,
-            )
+            .open_append_rw(JOURNAL, 0o600)
             .map_err(|e| Error::io(&d, e))?;
         let st = fs::fstat(&fd).map_err(|e| Error::io(&d, e))?;
         if !fs::is_regular(&st) {
