@@ -5,26 +5,26 @@
 //! the types, and where each kind of change goes. Map of the crate, top layer first:
 //! - [`cli`]: the command line (clap), one module per command, and the one output path
 //!   (`cli/output.rs`: a `Serialize` report per command, JSON or text decided once);
-//! - [`audit`]: read-only findings; [`version`]: build information;
+//! - `audit`: read-only findings; `version`: build information;
 //! - [`watch`]: the reset-button and credential-store watcher and its journal;
-//! - [`factory`]: the box's factory-default passwords (audit, passwd, the store watch);
-//! - [`account`]: an account across the stores (find, change, verify its secret);
-//!   [`txn`]: the one transaction that changes them (lock, recover, snapshot, backup,
-//!   intent, stage, commit, verify, roll back); [`offline`]: the NAS's own disks in any
+//! - `factory`: the box's factory-default passwords (audit, passwd, the store watch);
+//! - `account`: an account across the stores (find, change, verify its secret);
+//!   `txn`: the one transaction that changes them (lock, recover, snapshot, backup,
+//!   intent, stage, commit, verify, roll back); `offline`: the NAS's own disks in any
 //!   Linux PC (system-partition layout, `disks`, `--disk`);
-//! - [`snapshot`]: the store files read under the locks, bytes with their file;
-//!   [`backup`]: backup sets and their manifests; [`leftovers`]: what crashed runs left;
-//!   [`restore_user`]: one user's lines from a backup; [`info`]: what the box is;
-//! - [`stores`]: which credential files a root has and how they relate;
+//! - `snapshot`: the store files read under the locks, bytes with their file;
+//!   `backup`: backup sets and their manifests; `leftovers`: what crashed runs left;
+//!   `restore_user`: one user's lines from a backup; `info`: what the box is;
+//! - `stores`: which credential files a root has and how they relate;
 //! - [`formats`]: lossless parsers/writers for passwd, shadow, group, smbpasswd, smb.conf,
 //!   and the per-format secret rules (`formats::secret::SecretFormat`); [`hash`]: crypt(3)
-//!   schemes and the Samba NT hash; [`clock`]: time; [`paths`]: the state directory;
-//!   [`secret`]: password bytes; [`context`]: what every command gets (root, `--json`);
-//! - [`sys`]: the only door to the kernel (and the only `unsafe`): root-confined path
+//!   schemes and the Samba NT hash; `clock`: time; `paths`: the state directory;
+//!   `secret`: password bytes; `context`: what every command gets (root, `--json`);
+//! - `sys`: the only door to the kernel (and the only `unsafe`): root-confined path
 //!   resolution, directory handles, atomic file replacement, lckpwdf-compatible locks,
 //!   signals, clocks, the input and GPIO uAPIs;
-//! - [`error`]: the one `Error` enum and its exit codes; [`escape`]: text made safe for a
-//!   terminal; [`logging`]: syslog records through `log`; [`arch_table`]: the CPU archs.
+//! - `error`: the one `Error` enum and its exit codes; `escape`: text made safe for a
+//!   terminal; `logging`: syslog records through `log`; `arch_table`: the CPU archs.
 //!
 //! Modules are `pub(crate)` unless a test, bench or example needs them (`hash`, `formats`,
 //! parts of `watch`, `cli`), so the compiler reports dead code.
