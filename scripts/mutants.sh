@@ -35,7 +35,7 @@ files() {
         hash) echo 'src/hash/*.rs' ;;
         classify) echo 'src/watch/classify.rs' ;;
         journal) echo 'src/watch/journal.rs' ;;
-        backup) echo 'src/backup.rs' ;;
+        backup) echo 'src/backup/mod.rs' ;;
         sys) echo 'src/sys/*.rs' ;;
         txn) echo 'src/txn/*.rs' ;;
         *)

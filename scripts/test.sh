@@ -52,7 +52,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== shellcheck"
 need shellcheck shellcheck
 shellcheck -x scripts/*.sh cross/targets.sh .ci/run tests/qpkg/run.sh
-echo "== layers (nix, libc and unsafe only under src/sys/)"
+echo "== layers (nix, libc and unsafe only under src/sys/; imports run down the layers of docs/architecture.md)"
 scripts/check-layers.sh
 echo "== cargo test (with the ignored tests: peers, oracles, strace faults, root-only)"
 # Plain `cargo test` is hermetic (no root, no strace, Samba, PAM tools, busybox, openssl,

@@ -306,7 +306,48 @@ pub fn plan_password<'a>(
     Ok(out)
 }
 
-pub use crate::formats::secret::{is_lock, kept_lock};
+/// Default accounts: `admin` plus every member of the administrators group (gid 0, or named
+/// `administrators`), listed or by primary group, in passwd order.
+pub fn default_users(snapshot: &Snapshot<'_>) -> Vec<String> {
+    let mut admin_gids = Vec::new();
+    let mut members: Vec<String> = Vec::new();
+    for loaded in snapshot.of(Kind::Group) {
+        for g in group::all(&loaded.bytes) {
+            if g.gid == 0 || g.name == "administrators" {
+                admin_gids.push(g.gid);
+                members.extend(g.members.iter().cloned());
+            }
+        }
+    }
+    if admin_gids.is_empty() {
+        admin_gids.push(0);
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |name: &str| {
+        if !out.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+            out.push(name.to_string());
+        }
+    };
+    for loaded in snapshot.of(Kind::Passwd) {
+        let entries: Vec<_> = colon::lines(&loaded.bytes)
+            .filter(|l| l.is_entry())
+            .filter_map(|l| passwd::parse(&l).ok())
+            .collect();
+        if entries.iter().any(|e| e.name == DEFAULT_USER) {
+            push(DEFAULT_USER);
+        }
+        for e in &entries {
+            if admin_gids.contains(&e.gid)
+                || members.iter().any(|m| m.eq_ignore_ascii_case(&e.name))
+            {
+                push(&e.name);
+            }
+        }
+    }
+    out
+}
+
+pub use crate::formats::secret::is_lock;
 
 /// After a change: the file must now accept `password` for `user`.
 /// After a change: the account's hash fields as read back from disk are exactly the ones

@@ -1,7 +1,5 @@
 //! Well-known locations inside a root.
 
-use std::path::PathBuf;
-
 use crate::error::{Error, Result};
 use crate::sys::Errno;
 use crate::sys::dir::Dir;
@@ -44,7 +42,6 @@ pub fn state_dir(root: &Root) -> Result<&'static str> {
 #[derive(Debug)]
 pub struct StateDir {
     pub fd: Dir,
-    pub real: PathBuf,
     pub display: String,
 }
 
@@ -102,11 +99,8 @@ impl StateDir {
         let real = parent_fd.1.join(name);
         let display = root.display(&real);
         Ok(
-            safe_subdir(&Dir::from(parent_fd.0), name, &display, create)?.map(|fd| StateDir {
-                fd,
-                real,
-                display,
-            }),
+            safe_subdir(&Dir::from(parent_fd.0), name, &display, create)?
+                .map(|fd| StateDir { fd, display }),
         )
     }
 }
@@ -126,7 +120,11 @@ mod tests {
         let (tmp, root) = scratch_root();
         assert!(StateDir::open(&root, false).unwrap().is_none());
         let s = StateDir::open(&root, true).unwrap().expect("created");
-        assert_eq!(s.real, std::path::Path::new("/var/lib/qrescue"));
+        assert_eq!(state_dir(&root).unwrap(), "/var/lib/qrescue");
+        assert_eq!(
+            s.display,
+            tmp.path().join("var/lib/qrescue").display().to_string()
+        );
         let mode = std::fs::metadata(tmp.path().join("var/lib/qrescue"))
             .unwrap()
             .permissions();

@@ -64,10 +64,6 @@ impl StoreFile {
     pub fn read(&self) -> Result<(Vec<u8>, Meta)> {
         atomic::read(&self.resolved, &self.display)
     }
-    /// Whether it is a runtime copy that does not persist (QTS RAM disk).
-    pub fn runtime(&self) -> bool {
-        !self.persistent
-    }
 }
 
 /// The Samba side.
@@ -152,7 +148,7 @@ impl Stores {
             }
         }
         if stores.files.is_empty() {
-            return Err(crate::offline::layout::no_stores(root));
+            return Err(no_stores(root));
         }
         if qts && stores.of(Kind::Shadow).next().is_none() {
             return Err(Error::data(format!(
@@ -436,4 +432,19 @@ fn qts_fallback(root: &Root, why: &str, notes: &mut Vec<String>) -> Result<Samba
         config: "(QTS default: smb.conf unusable)".to_string(),
         path: QTS_SMBPASSWD.to_string(),
     })
+}
+
+/// The error for a root with no credential store at all (exit 66): what was looked for and
+/// how to get the right directory.
+pub fn no_stores(root: &Root) -> Error {
+    let shown = if root.is_host() {
+        "/".to_string()
+    } else {
+        root.path().display().to_string()
+    };
+    Error::no_input(format!(
+        "no credential store under {shown} (looked for etc/passwd, etc/config/passwd and \
+         .config/passwd): give --root a mounted system root or a mounted QNAP system \
+         partition, or attach the NAS's disks and run `qrescue disks`"
+    ))
 }

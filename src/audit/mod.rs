@@ -7,7 +7,7 @@
 //! candidate or a hash. The rules and their sources: docs/audit.md.
 
 mod accounts;
-pub(crate) mod defaults;
+mod defaults;
 mod exposure;
 mod files;
 mod resets;
@@ -16,9 +16,7 @@ use serde::Serialize;
 
 use crate::account::{self, AccountState};
 use crate::error::Result;
-use crate::formats::{group, passwd};
 use crate::snapshot::Snapshot;
-use crate::stores::Kind;
 use crate::sys::root::Root;
 
 /// How bad a finding is. `high` makes `audit` exit 1.
@@ -129,50 +127,6 @@ pub struct Report {
 /// One audited account: its state in every store and whether it is an administrator.
 pub struct Audited {
     pub state: AccountState,
-}
-
-/// Default accounts: `admin` plus every member of the administrators group (gid 0, or named
-/// `administrators`), listed or by primary group, in passwd order.
-pub fn default_users(snapshot: &Snapshot<'_>) -> Vec<String> {
-    let mut admin_gids = Vec::new();
-    let mut members: Vec<String> = Vec::new();
-    for loaded in snapshot.of(Kind::Group) {
-        for g in group::all(&loaded.bytes) {
-            if g.gid == 0 || g.name == "administrators" {
-                admin_gids.push(g.gid);
-                members.extend(g.members.iter().cloned());
-            }
-        }
-    }
-    if admin_gids.is_empty() {
-        admin_gids.push(0);
-    }
-    let mut out: Vec<String> = Vec::new();
-    let mut push = |name: &str| {
-        if !out.iter().any(|u| u.eq_ignore_ascii_case(name)) {
-            out.push(name.to_string());
-        }
-    };
-    for loaded in snapshot.of(Kind::Passwd) {
-        let entries: Vec<_> = crate::formats::colon::lines(&loaded.bytes)
-            .filter(|l| l.is_entry())
-            .filter_map(|l| passwd::parse(&l).ok())
-            .collect();
-        if entries
-            .iter()
-            .any(|e| e.name == crate::account::DEFAULT_USER)
-        {
-            push(crate::account::DEFAULT_USER);
-        }
-        for e in &entries {
-            if admin_gids.contains(&e.gid)
-                || members.iter().any(|m| m.eq_ignore_ascii_case(&e.name))
-            {
-                push(&e.name);
-            }
-        }
-    }
-    out
 }
 
 /// More backup sets than this get an info finding pointing to `backups --prune`.

@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, users: &[String], cloud_key: bool) -> Result<Outcome> 
     stores.add_every_smbpasswd(&ctx.root);
     let snapshot = Snapshot::read(&stores)?;
     let users = if users.is_empty() {
-        audit::default_users(&snapshot)
+        crate::account::default_users(&snapshot)
     } else {
         for u in users {
             account::require_user(&snapshot, u)?;

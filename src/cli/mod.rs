@@ -7,16 +7,16 @@ mod common;
 mod disks_cmd;
 mod events_cmd;
 mod info_cmd;
-pub mod output;
+pub(crate) mod output;
 mod passwd_cmd;
 mod restore_cmd;
 mod status_cmd;
 mod verify_cmd;
 mod version_cmd;
-pub mod vocab;
+pub(crate) mod vocab;
 mod watch_cmd;
 
-pub mod password_input;
+pub(crate) mod password_input;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -310,4 +310,4 @@ fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
 }
 
 /// Default account when none is named (defined in `account`, which `audit` reads too).
-pub use crate::account::DEFAULT_USER;
+pub(crate) use crate::account::DEFAULT_USER;

@@ -180,7 +180,8 @@ pub fn table(indent: &str, align: &[Align], rows: &[Vec<String>]) -> Vec<String>
 }
 
 /// [`table`] appended to `out`.
-pub fn push_table(out: &mut Text, indent: &str, align: &[Align], rows: &[Vec<String>]) {
+#[cfg(test)]
+fn push_table(out: &mut Text, indent: &str, align: &[Align], rows: &[Vec<String>]) {
     for line in table(indent, align, rows) {
         out.line(line);
     }

@@ -497,7 +497,7 @@ fn check_new_password(
         None
     };
     let (adapters, _) = crate::info::adapters(&ctx.root);
-    let default = crate::audit::defaults::default_of(
+    let default = crate::factory::default_of(
         user,
         password.bytes(),
         &adapters,
@@ -547,7 +547,7 @@ fn state_note(ctx: &Context, state: &account::AccountState, unlock: bool) -> Opt
             Kind::Smbpasswd => "Samba",
             Kind::Group => continue,
         };
-        // What passwd keeps: a `!` lock (account::kept_lock), Samba's `D`, an expired entry.
+        // What passwd keeps: a `!` lock (formats::secret::kept_lock), Samba's `D`, an expired entry.
         let locked = match st.kind {
             Kind::Smbpasswd => st.locked,
             _ => st.fingerprint.as_deref().is_some_and(account::is_lock),

@@ -129,15 +129,6 @@ pub struct FileName {
     pub in_root: String,
 }
 
-impl FileName {
-    pub fn shown(root: &Root, shown: &str) -> FileName {
-        FileName {
-            path: shown.to_string(),
-            in_root: in_root(root, shown),
-        }
-    }
-}
-
 /// One file a change replaces (or, in a dry run, would replace): `changes` in `passwd`,
 /// `restore` and their dry runs. `old` and `new` are the account's line before and after
 /// (hashes redacted) where the command shows them (`passwd --dry-run`), else null.

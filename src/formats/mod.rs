@@ -8,9 +8,9 @@
 
 pub mod colon;
 pub mod group;
-pub mod ini;
+pub(crate) mod ini;
 pub mod passwd;
-pub mod secret;
+pub(crate) mod secret;
 pub mod shadow;
 pub mod smbconf;
 pub mod smbpasswd;

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sys::root::Root;
 
 /// The directory QTS keeps its persistent configuration in, at the top of the partition.
@@ -50,19 +50,4 @@ pub fn open_root(dir: &Path) -> Result<Root> {
             Root::open_system_partition(dir)
         }
     }
-}
-
-/// The error for a root with no credential store at all (exit 66): what was looked for and
-/// how to get the right directory.
-pub fn no_stores(root: &Root) -> Error {
-    let shown = if root.is_host() {
-        "/".to_string()
-    } else {
-        root.path().display().to_string()
-    };
-    Error::no_input(format!(
-        "no credential store under {shown} (looked for etc/passwd, etc/config/passwd and \
-         .config/passwd): give --root a mounted system root or a mounted QNAP system \
-         partition, or attach the NAS's disks and run `qrescue disks`"
-    ))
 }

@@ -30,8 +30,6 @@ pub struct BlockDev {
     pub node: PathBuf,
     /// Size in bytes.
     pub size: u64,
-    /// Partition number, when it is one.
-    pub partition: Option<u32>,
     /// The whole disk it belongs to (`sda`), when it is a partition.
     pub disk: Option<String>,
     /// Arrays (or other devices) built on it (`md127`).
@@ -60,7 +58,7 @@ pub fn block_devices(sys_class_block: &Path) -> Result<Vec<BlockDev>> {
         if size == 0 {
             continue;
         }
-        let partition = read("partition").and_then(|s| s.trim().parse().ok());
+        let partition = read("partition").and_then(|s| s.trim().parse::<u32>().ok());
         let disk = partition.and(std::fs::canonicalize(&dir).ok().and_then(|p| {
             p.parent()
                 .and_then(|d| d.file_name())
@@ -77,7 +75,6 @@ pub fn block_devices(sys_class_block: &Path) -> Result<Vec<BlockDev>> {
             node: PathBuf::from("/dev").join(name.replace('!', "/")),
             name,
             size: size * 512,
-            partition,
             disk,
             holders,
         });

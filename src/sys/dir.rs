@@ -54,16 +54,6 @@ impl Dir {
         .map(Dir::from)
     }
 
-    /// The descriptor itself.
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
-    }
-
-    /// Another handle on the same directory (`dup`).
-    pub fn try_clone(&self) -> std::io::Result<Dir> {
-        self.fd.try_clone().map(Dir::from)
-    }
-
     /// `mkdirat(name, mode)`.
     pub fn mkdir<P: ?Sized + NixPath>(&self, name: &P, mode: u32) -> Result<(), Errno> {
         mkdirat(&self.fd, name, Mode::from_bits_truncate(mode))

@@ -25,11 +25,6 @@ pub fn is_symlink(st: &FileStat) -> bool {
     st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFLNK
 }
 
-/// The file type bits of a status (`S_IFMT`).
-pub fn file_type(st: &FileStat) -> u32 {
-    st.st_mode & nix::libc::S_IFMT
-}
-
 /// `fstat`.
 pub fn fstat(fd: impl AsFd) -> Result<FileStat, Errno> {
     nix::sys::stat::fstat(fd)

@@ -2,8 +2,8 @@
 //! lock → recover → read → plan → backup → intent → stage all → commit each → verify →
 //! done, or roll back. Each stage is a type, and each step gives the next:
 //! [`Locks`] (every lock taken) → [`Locked`] (an interrupted change recovered, once) → a
-//! [`Snapshot`] (every file read under the locks) → [`Prepared`] (backup, intent record,
-//! staged files; dropping it discards them) → [`Committed`] (files replaced; dropping it
+//! [`Snapshot`] (every file read under the locks) → [`Prepared`](prepare::Prepared) (backup, intent record,
+//! staged files; dropping it discards them) → [`Committed`](prepare::Committed) (files replaced; dropping it
 //! before verification rolls back) → [`Outcome`]. [`run`] is that sequence. Commands that
 //! only need the locks (`backup`, `status`) take a [`Locked`] too, so they recover the same
 //! way; `backups --prune` alone holds [`Locks`] without recovering (`lock.rs` says why).
@@ -40,10 +40,8 @@ mod lock;
 mod prepare;
 mod recover;
 
-pub use intent::{INTENT, Intent, pending};
+pub use intent::{INTENT, pending};
 pub use lock::{Locked, Locks};
-pub use prepare::{Committed, Prepared};
-pub use recover::recover;
 
 /// What the owner must see before a change is committed (the backup id to undo it, a
 /// generated password): shown first, so that if it cannot be shown nothing changes.

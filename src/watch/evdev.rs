@@ -2,7 +2,7 @@
 //! read its key edges with CLOCK_MONOTONIC timestamps.
 //!
 //! The ioctls (which keys a device has, its name, which keys are down, the timestamp clock)
-//! are in [`crate::sys::input`].
+//! are in `crate::sys::input`.
 //! The device is never grabbed (no EVIOCGRAB): the firmware keeps seeing the button.
 
 use std::fs::File;

@@ -5,17 +5,17 @@
 //! recorded capture or FIFO (`--replay`). See docs/watcher.md.
 
 pub mod classify;
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod evdev;
-pub mod gpio;
+pub(crate) mod gpio;
 pub mod journal;
-pub mod polled;
+pub(crate) mod polled;
 pub mod records;
-pub mod replay;
+pub(crate) mod replay;
 pub mod source;
-pub mod state;
-pub mod stores;
-pub mod term;
+pub(crate) mod state;
+pub(crate) mod stores;
+pub(crate) mod term;
 
 use std::path::{Path, PathBuf};
 

@@ -21,9 +21,9 @@ use crate::sys::event::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::state::{self, CredClass, CredEvent, CredRecord, Saved, SavedUser, Seen, Store};
 use crate::account;
-use crate::audit::defaults::is_factory_default;
 use crate::backup;
 use crate::error::Result;
+use crate::factory::is_factory_default;
 use crate::info::Adapter;
 use crate::snapshot::Snapshot;
 use crate::stores::{Kind, Stores};
@@ -133,7 +133,7 @@ fn scan(root: &Root, key: &[u8; 32]) -> Result<Scan> {
     names.dedup();
     let mut users = BTreeMap::new();
     let mut saved_users = BTreeMap::new();
-    for user in crate::audit::default_users(&snapshot) {
+    for user in crate::account::default_users(&snapshot) {
         let st = account::state(&snapshot, &user);
         let mut entries = Vec::new();
         let mut saved = SavedUser::default();
