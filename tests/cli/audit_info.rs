@@ -4,14 +4,14 @@
 //! every audit output (stdout and stderr, human and JSON) is checked to contain no
 //! candidate password and no hash.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use common::fixture::{ADMIN_NT, DES_SECRET, Fixture, Layout, assert_same};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_NT, DES_SECRET, Fixture, Layout, assert_same};
+use crate::common::{qrescue, run, run_with_stdin};
 use serde_json::Value;
 
 const NEW: &str = "N3w-Pa55!word";

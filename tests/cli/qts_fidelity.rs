@@ -3,14 +3,14 @@
 //! the Samba backend without a `passdb backend` line, one audit finding per account and
 //! problem, fixes that act on the root they were printed for, and `backups --prune`.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::fixture::{Fixture, Layout, SMB_CONF_QTS3};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{Fixture, Layout, SMB_CONF_QTS3};
+use crate::common::{qrescue, run, run_with_stdin};
 use serde_json::Value;
 
 const NEW: &str = "N3w-Pa55!word";
