@@ -3,13 +3,13 @@
 //! old set or the complete new one, no temp file stays, and errors are one clear line.
 //! Also: a read-only store, and no password in output, logs, backups or files.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Output};
 
-use common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
-use common::{bin, qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
+use crate::common::{bin, qrescue, run, run_with_stdin};
 
 const NEW: &str = "Fault-Tolerant-77";
 

@@ -6,10 +6,10 @@
 //! /etc/passwd with `admin` (uid 0, as on QTS) is bind-mounted over the host's.
 //! Needs: apt-get install samba smbclient (.ci/run installs them); runs as root.
 
-mod common;
+use crate::common;
 
-use common::fixture::{ADMIN_OLD, Fixture, Layout};
-use common::{qrescue, run};
+use crate::common::fixture::{ADMIN_OLD, Fixture, Layout};
+use crate::common::{qrescue, run};
 
 const NEW: &str = "Samba-Sees-This-1";
 

@@ -2,12 +2,12 @@
 //! restore on QTS 5, QTS 4 and plain Linux roots, checked with real oracles
 //! (openssl, Python's crypt) and byte-for-byte comparisons.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 
-use common::fixture::{ADMIN_NT, ADMIN_OLD, Fixture, Layout, assert_same};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_NT, ADMIN_OLD, Fixture, Layout, assert_same};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const NEW: &str = "N3w-Pa55!word with spaces";
 

@@ -5,18 +5,16 @@
 //!
 //! `QRESCUE_PRINT_JSON=1` prints the documents (to refresh the examples).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-use common::fixture::{Fixture, Layout};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{Fixture, Layout};
+use crate::common::{qrescue, run, run_with_stdin};
 use serde_json::Value;
 
-const DOC: &str = include_str!("../docs/json.md");
+const DOC: &str = include_str!("../../docs/json.md");
 
 /// The examples: every ```` ```json NAME ```` block of docs/json.md, by NAME.
 fn examples() -> BTreeMap<String, Value> {

@@ -8,13 +8,13 @@
 //! Needs (.ci/run installs them): openssl, pamtester, samba, smbclient, busybox-static,
 //! python3; runs as root (mount namespaces for pam_unix and smbd).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::fixture::{Fixture, Layout, assert_same};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{Fixture, Layout, assert_same};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const NEW: &str = "Qts-Like-Pass-42";
 
@@ -484,7 +484,7 @@ fn lock_wait_names_the_holder_after_a_second() {
 // ---- lock state as pam_unix and smbd see it ----
 
 /// Whether pam_unix accepts `password` for admin with these passwd/shadow files (as in
-/// tests/peer_pam.rs).
+/// tests/peers/peer_pam.rs).
 fn pam_ok(passwd: &Path, shadow: &Path, password: &str) -> bool {
     let pamd = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -6,13 +6,13 @@
 //! holding only our test service, are bind-mounted over the host's /etc files.
 //! Needs: apt-get install pamtester (.ci/run installs it); runs as root.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::fixture::{ADMIN_OLD, Fixture, Layout};
-use common::{qrescue, run_with_stdin};
+use crate::common::fixture::{ADMIN_OLD, Fixture, Layout};
+use crate::common::{qrescue, run_with_stdin};
 
 const NEW: &str = "Pam-Unix-Agrees-9";
 

@@ -6,15 +6,13 @@
 //! bounded, store text is printed escaped, and `restore --user` puts back one account only
 //! (checked with shadow-utils' `useradd -R`).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fixture::{Fixture, Layout, assert_same};
-use common::{backup_ids, passwd, qrescue, run};
+use crate::common::fixture::{Fixture, Layout, assert_same};
+use crate::common::{backup_ids, passwd, qrescue, run};
 
 const NEW: &str = "N3w-Pa55!word";
 

@@ -2,7 +2,7 @@
 //! a FIFO fed with real timing, in the binary's own `input_event` layout (asked from
 //! `qrescue --json version`, so the same tests run under qemu for 32-bit ARM).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fixture::{Fixture, Layout};
-use common::{qrescue, run};
+use crate::common::fixture::{Fixture, Layout};
+use crate::common::{qrescue, run};
 
 const KEY_RESTART: u16 = 0x198;
 /// Where `/etc/config/qrescue/button.jsonl` really is in the QTS fixture (the host must not

@@ -7,14 +7,14 @@
 //!
 //! Needs: shadow-utils (passwd package), busybox-static, python3; runs as root.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::thread;
 
-use common::{qrescue, run_with_stdin};
+use crate::common::{qrescue, run_with_stdin};
 
 fn write(p: &Path, s: &str, mode: u32) {
     use std::os::unix::fs::PermissionsExt;

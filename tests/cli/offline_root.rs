@@ -2,14 +2,14 @@
 //! `.config/` with the stores, `.logs/`, `update_pkg/`, no `etc/`), every command through the
 //! real binary; and the exit-66 line for a directory with no store at all.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const NEW: &str = "Offl1ne-Pa55 word";
 

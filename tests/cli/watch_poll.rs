@@ -2,14 +2,14 @@
 //! A stand-in sysfs directory (`QRESCUE_SYSFS_GPIO`) whose `value` file the test flips with
 //! real timing; the watcher must classify the holds and never write anything there.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fixture::{Fixture, Layout};
-use common::qrescue;
+use crate::common::fixture::{Fixture, Layout};
+use crate::common::qrescue;
 
 const JOURNAL: &str = "/mnt/HDA_ROOT/.config/qrescue/button.jsonl";
 

@@ -6,12 +6,12 @@
 //! (uid 0, an empty expiry) is caught. Oracles: Python's crypt (libxcrypt) for the hash,
 //! OpenSSL's MD4 behind iconv for the NT hash, the clock around the run for the times.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::fixture::{ADMIN_NT, ADMIN_SHA512, Fixture, Layout};
+use crate::common::fixture::{ADMIN_NT, ADMIN_SHA512, Fixture, Layout};
 
 /// Shadow lines whose every field differs from what a fresh account gets (no default
 /// ageing, an account expiry, a non-empty reserved field on admin).

@@ -9,15 +9,15 @@
 //! window with strace's SIGSTOP, never timed). `sys`: another program's `NAME+` and lock
 //! files, leftovers recovery must not trust, `NAME-`, staging when not root.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::fixture::{Fixture, Layout, assert_same};
-use common::{backup_ids, qrescue, run};
+use crate::common::fixture::{Fixture, Layout, assert_same};
+use crate::common::{backup_ids, qrescue, run};
 
 /// The QTS state directory, where it really is in the fixture.
 const QTS_STATE: &str = "/mnt/HDA_ROOT/.config/qrescue";

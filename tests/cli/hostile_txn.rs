@@ -5,7 +5,7 @@
 //! Peers as oracles where they exist: shadow-utils (`useradd`, `chpasswd`, `usermod` with
 //! `-R`), `openssl passwd`, `setfacl`/`getfattr`.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
-use common::{bin, qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_OLD, Fixture, Layout, assert_same};
+use crate::common::{bin, qrescue, run, run_with_stdin};
 
 const NEW: &str = "Hostile-Txn-4242";
 

@@ -4,14 +4,14 @@
 //! root, with a shadow file that would match, must never change; strace shows no absolute
 //! path outside the root (but /proc, /dev) in any file syscall.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Command;
 
-use common::fixture::{Fixture, Layout};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{Fixture, Layout};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const NEW: &str = "Stay-Inside-42";
 

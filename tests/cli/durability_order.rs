@@ -6,14 +6,14 @@
 //! and then fdatasynced, never the other way round. The power-cut harness checks the same
 //! promises on a real kernel; these are the fast ones in `cargo test`.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use common::fixture::{Fixture, Layout, assert_same};
-use common::skip::require_native;
-use common::trace::{Call, nth_of_its_kind, run_stopped_at, trace};
+use crate::common::fixture::{Fixture, Layout, assert_same};
+use crate::common::skip::require_native;
+use crate::common::trace::{Call, nth_of_its_kind, run_stopped_at, trace};
 
 const NEW: &str = "Durable-Order-42";
 

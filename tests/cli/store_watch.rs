@@ -8,7 +8,7 @@
 //!
 //! Needs: shadow-utils (passwd package), busybox-static, strace; runs as root.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::net::UnixDatagram;
@@ -17,8 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::fixture::{ADMIN_MD5_EMPTY_SALT, ADMIN_NT, ADMIN_SHA512, Fixture, Layout};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{ADMIN_MD5_EMPTY_SALT, ADMIN_NT, ADMIN_SHA512, Fixture, Layout};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const CFG: &str = "/mnt/HDA_ROOT/.config";
 const JOURNAL: &str = "/mnt/HDA_ROOT/.config/qrescue/credentials.jsonl";

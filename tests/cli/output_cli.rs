@@ -1,13 +1,11 @@
 //! Human output through the binary: `qrescue help CMD`, one `Examples:` heading, tables
 //! that stay aligned under a long `--root`, values that cannot start a line of their own.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture::{Fixture, Layout};
-use common::{qrescue, run, run_with_stdin};
+use crate::common::fixture::{Fixture, Layout};
+use crate::common::{qrescue, run, run_with_stdin};
 
 const COMMANDS: &[&str] = &[
     "status", "passwd", "verify", "backup", "backups", "restore", "watch", "events", "info",
