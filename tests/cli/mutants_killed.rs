@@ -1252,3 +1252,186 @@ fn a_symlinked_temp_file_is_not_taken_for_the_interrupted_changes_own() {
     );
     assert_eq!(fs::read(&copy).unwrap(), fs::read(&store).unwrap());
 }
+
+/// Every regular file and symlink under `dir` (recursively, symlinks not followed) with its
+/// bytes or target: what "untouched" means for a decoy outside the root.
+fn tree_of(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let ft = fs::symlink_metadata(&p).unwrap().file_type();
+            if ft.is_dir() {
+                out.push((p.clone(), Vec::new()));
+                todo.push(p);
+            } else if ft.is_symlink() {
+                let t = fs::read_link(&p).unwrap();
+                out.push((p, t.into_os_string().into_encoded_bytes()));
+            } else {
+                out.push((p.clone(), fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Fails the test naming every path under `dir` that differs from `before` ([`tree_of`]).
+fn assert_untouched(dir: &std::path::Path, before: &[(PathBuf, Vec<u8>)]) {
+    let after = tree_of(dir);
+    let changed: Vec<&PathBuf> = before
+        .iter()
+        .filter(|b| !after.contains(b))
+        .chain(after.iter().filter(|a| !before.contains(a)))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(changed.is_empty(), "outside the root, changed: {changed:?}");
+}
+
+/// In a `passwd admin` on a fresh QTS 4 fixture, the 1-based position among the
+/// `newfstatat` calls of the walk's `lstat` of `name` in the directory `dir` (inside the
+/// root, `""` for the root itself), in the walk that resolves `/etc/shadow`.
+fn lstat_in_the_walk_to_etc_shadow(dir: &str, name: &str) -> usize {
+    let f = Fixture::new(Layout::Qts4);
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let (o, calls) = common::trace::trace("newfstatat", &refs, format!("{NEW}\n").as_bytes());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let root = f.root().canonicalize().unwrap();
+    let lstat_of = |c: &common::trace::Call, d: &str, n: &str| {
+        c.first_string() == Some(n)
+            && c.line.contains("AT_SYMLINK_NOFOLLOW")
+            && c.fd_paths().first().map(PathBuf::from) == Some(root.join(d))
+    };
+    let shadow = calls
+        .iter()
+        .position(|c| lstat_of(c, "etc", "shadow"))
+        .expect("the walk to /etc/shadow lstats it");
+    let i = calls[..=shadow]
+        .iter()
+        .rposition(|c| lstat_of(c, dir, name))
+        .expect("the walk lstats the component");
+    common::trace::nth_of_its_kind(&calls, i)
+}
+
+/// A directory beside the root (outside it) and a directory of the same name inside the
+/// root: a symlink `../NAME/…` in the root's top directory reaches the first when the kernel
+/// follows it, the second when qrescue's walk resolves it (`..` never climbs above the
+/// root). So a name swapped for such a symlink is still found by every later walk, and only
+/// an open that follows the symlink reaches the decoy.
+fn decoy_beside(f: &Fixture) -> (tempfile::TempDir, String) {
+    let outside = tempfile::Builder::new()
+        .prefix("qrescue-decoy-")
+        .tempdir_in(f.root().parent().unwrap())
+        .unwrap();
+    let name = outside
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    fs::create_dir(f.root().join(&name)).unwrap();
+    (outside, name)
+}
+
+/// The root's `/etc` (where `passwd admin` edits `/etc/shadow`) swapped for the symlink
+/// `../DECOY/etc` between the walk's `lstat` of it and its open, its directory moved to the
+/// root's `/DECOY/etc`; outside the root, `DECOY/etc` is a copy. The open refuses the
+/// symlink (`O_NOFOLLOW|O_DIRECTORY` on a symlink: `ENOTDIR`): the run fails with exit 74
+/// naming `/etc`, and neither the copy outside the root nor anything inside it is changed.
+/// (Following it, the walk would resolve `/etc/shadow` in the copy and the change would be
+/// written there.)
+#[test]
+#[ignore = "needs strace"]
+fn a_directory_swapped_for_a_symlink_after_the_walk_lstats_it_is_not_entered() {
+    strace_usable("a_directory_swapped_for_a_symlink_after_the_walk_lstats_it_is_not_entered");
+    let when = lstat_in_the_walk_to_etc_shadow("", "etc");
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let (outside, name) = decoy_beside(&f);
+    let decoy = outside.path().join("etc");
+    fs::create_dir(&decoy).unwrap();
+    for e in fs::read_dir(f.path("/etc")).unwrap() {
+        let p = e.unwrap().path();
+        if fs::symlink_metadata(&p).unwrap().is_file() {
+            fs::copy(&p, decoy.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let decoy_before = tree_of(outside.path());
+    let etc = f.path("/etc");
+    let moved = f.root().join(&name).join("etc");
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let o = common::trace::run_stopped_at(
+        "newfstatat",
+        when,
+        &refs,
+        format!("{NEW}\n").as_bytes(),
+        || {
+            fs::rename(&etc, &moved).unwrap();
+            symlink(format!("../{name}/etc"), &etc).unwrap();
+        },
+    );
+    assert_untouched(outside.path(), &decoy_before);
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("/etc: Not a directory"), "{err}");
+    fs::remove_file(&etc).unwrap();
+    fs::rename(&moved, &etc).unwrap();
+    fs::remove_dir(f.root().join(&name)).unwrap();
+    assert_same(&f.credentials(), &before, "after the refused swap");
+}
+
+/// The root's `/etc/shadow` swapped for the symlink `../../DECOY/shadow` between the walk's
+/// `lstat` of it and its read, the file moved to the root's `/DECOY/shadow`; outside the
+/// root, `DECOY/shadow` is a valid shadow file with one more account. The read refuses the
+/// symlink (`O_NOFOLLOW`: `ELOOP`): the run fails with exit 74 naming it, nothing of the
+/// decoy reaches the root, and neither the decoy nor the root's stores change.
+#[test]
+#[ignore = "needs strace"]
+fn a_store_swapped_for_a_symlink_after_the_walk_lstats_it_is_not_read() {
+    strace_usable("a_store_swapped_for_a_symlink_after_the_walk_lstats_it_is_not_read");
+    let when = lstat_in_the_walk_to_etc_shadow("etc", "shadow");
+    let f = Fixture::new(Layout::Qts4);
+    let before = f.credentials();
+    let (outside, name) = decoy_beside(&f);
+    let decoy = outside.path().join("shadow");
+    let mut text = f.read("/etc/shadow");
+    text.extend_from_slice(b"decoy:!:19000:0:99999:7:::\n");
+    fs::write(&decoy, &text).unwrap();
+    let decoy_before = tree_of(outside.path());
+    let shadow = f.path("/etc/shadow");
+    let moved = f.root().join(&name).join("shadow");
+    let args = passwd_args(&f);
+    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let o = common::trace::run_stopped_at(
+        "newfstatat",
+        when,
+        &refs,
+        format!("{NEW}\n").as_bytes(),
+        || {
+            fs::rename(&shadow, &moved).unwrap();
+            symlink(format!("../../{name}/shadow"), &shadow).unwrap();
+        },
+    );
+    assert_untouched(outside.path(), &decoy_before);
+    let leaked: Vec<PathBuf> = f
+        .snapshot()
+        .into_iter()
+        .filter(|(_, b, _)| b.windows(6).any(|w| w == b"decoy:"))
+        .map(|(p, _, _)| p)
+        .collect();
+    assert!(leaked.is_empty(), "the decoy's account reached {leaked:?}");
+    let (code, err) = fails(&o);
+    assert_eq!(code, 74, "{err}");
+    assert!(
+        err.contains("/etc/shadow") && err.contains("symbolic links"),
+        "{err}"
+    );
+    fs::remove_file(&shadow).unwrap();
+    fs::rename(&moved, &shadow).unwrap();
+    fs::remove_dir(f.root().join(&name)).unwrap();
+    assert_same(&f.credentials(), &before, "after the refused swap");
+}
