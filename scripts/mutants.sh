@@ -16,8 +16,8 @@
 #
 # The fast suites: the unit tests (`cargo test --lib`) for every module; for the engine
 # modules without unit tests of their own (backup, sys, txn) also the CLI tests through the
-# binary (`engine_cli`) and the tests written to kill their mutants (`mutants_killed`, a few
-# seconds, with three single strace injections). Never the strace sweeps (engine_faults,
+# binary (`engine_cli`) and the tests written to kill their mutants (`mutants_killed`, about
+# 10 s: single strace injections and SIGSTOP-forced races). Never the strace sweeps (engine_faults,
 # path_safety), the peer tests or the property tests: minutes per run, times hundreds of
 # mutants.
 #

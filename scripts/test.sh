@@ -53,11 +53,13 @@ echo "== shellcheck"
 need shellcheck shellcheck
 shellcheck -x scripts/*.sh cross/targets.sh .ci/run tests/qpkg/run.sh
 echo "== layers (nix, libc and unsafe only under src/sys/; imports run down the layers of docs/architecture.md)"
-scripts/check-layers.sh
+bash scripts/check-layers.sh
 echo "== cargo test (with the ignored tests: peers, oracles, strace faults, root-only)"
 # Plain `cargo test` is hermetic (no root, no strace, Samba, PAM tools, busybox, openssl,
 # python3 or qemu); the tests that need one are #[ignore = "needs …"], and run here.
 cargo test --locked --all-targets -- --include-ignored
+echo "== hermetic: plain cargo test as nobody without the peer tools (scripts/check-hermetic.sh)"
+bash scripts/check-hermetic.sh
 
 if [[ "${QRESCUE_QUICK:-}" == 1 ]]; then
     summary

@@ -315,8 +315,7 @@ fn help_and_readme_list_the_same_exit_codes() {
         .take_while(|l| !l.trim().is_empty())
         .filter_map(|l| l.strip_prefix("  ")?.split(' ').next()?.parse().ok())
         .collect();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = include_str!("../../README.md").to_string();
     let table = &readme[readme.find("### Exit codes").unwrap()..];
     let from_readme: Vec<i32> = table
         .lines()

@@ -675,6 +675,7 @@ fn bob_day(f: &Fixture) -> String {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_store_changed_between_our_read_and_our_staging_is_read_again_not_overwritten() {
     strace_usable("a_store_changed_between_our_read_and_our_staging_is_read_again_not_overwritten");
     let (syscall, first) = intent_rename_of_passwd();
@@ -697,6 +698,7 @@ fn a_store_changed_between_our_read_and_our_staging_is_read_again_not_overwritte
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_store_that_keeps_changing_is_given_up_after_five_attempts() {
     strace_usable("a_store_that_keeps_changing_is_given_up_after_five_attempts");
     let (syscall, first) = intent_rename_of_passwd();
@@ -729,6 +731,7 @@ fn a_store_that_keeps_changing_is_given_up_after_five_attempts() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_failed_directory_fsync_after_the_last_rename_rolls_every_store_back() {
     strace_usable("a_failed_directory_fsync_after_the_last_rename_rolls_every_store_back");
     // The fsync right after the last rename of a store is its directory's.
@@ -767,6 +770,7 @@ fn a_failed_directory_fsync_after_the_last_rename_rolls_every_store_back() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_store_swapped_for_a_symlink_before_its_read_back_is_not_taken_as_verified() {
     strace_usable("a_store_swapped_for_a_symlink_before_its_read_back_is_not_taken_as_verified");
     // Stopped at the directory fsync after the last store's rename, before any read-back:
@@ -808,6 +812,7 @@ fn a_store_swapped_for_a_symlink_before_its_read_back_is_not_taken_as_verified()
 }
 
 #[test]
+#[ignore = "needs root (a mount namespace)"]
 fn on_the_host_root_the_manifest_names_the_operator_by_user_name() {
     // The host's own `/` (no --root), in a private mount namespace with an empty tmpfs over
     // /var/lib, so the backup set (of the host's passwd and shadow) goes nowhere lasting.
@@ -864,6 +869,7 @@ fn first_temp_link_of_passwd() -> (PathBuf, String, usize) {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_temp_file_left_by_another_program_is_waited_for_then_refused() {
     strace_usable("a_temp_file_left_by_another_program_is_waited_for_then_refused");
     let (dir, name, _) = first_temp_link_of_passwd();
@@ -896,6 +902,7 @@ fn a_temp_file_left_by_another_program_is_waited_for_then_refused() {
 }
 
 #[test]
+#[ignore = "needs strace"]
 fn a_temp_file_that_goes_away_while_qrescue_waits_lets_the_change_through() {
     strace_usable("a_temp_file_that_goes_away_while_qrescue_waits_lets_the_change_through");
     let (dir, name, when) = first_temp_link_of_passwd();
@@ -916,6 +923,7 @@ fn a_temp_file_that_goes_away_while_qrescue_waits_lets_the_change_through() {
 }
 
 #[test]
+#[ignore = "needs strace and root"]
 fn a_symlink_planted_at_a_scratch_name_is_never_written_through() {
     strace_usable("a_symlink_planted_at_a_scratch_name_is_never_written_through");
     let (syscall, first) = intent_rename_of_passwd();
@@ -979,6 +987,7 @@ fn passwd_as_1234(shadow_owner: (u32, u32)) -> (tempfile::TempDir, Output) {
 }
 
 #[test]
+#[ignore = "needs root (setpriv to another uid)"]
 fn not_as_root_a_store_of_another_owner_is_never_taken_over() {
     common::skip::require_native("not_as_root_a_store_of_another_owner_is_never_taken_over");
     let (dir, o) = passwd_as_1234((0, 0));
@@ -991,6 +1000,7 @@ fn not_as_root_a_store_of_another_owner_is_never_taken_over() {
 }
 
 #[test]
+#[ignore = "needs root (setpriv to another uid)"]
 fn not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the_read_back() {
     common::skip::require_native(
         "not_as_root_a_store_of_ours_in_a_foreign_group_is_written_then_refused_by_the_read_back",
@@ -1112,6 +1122,7 @@ fn hold_lckpwdf(f: &Fixture) -> (PathBuf, fs::File) {
 }
 
 #[test]
+#[ignore = "needs root (a PID namespace)"]
 fn lckpwdf_held_from_outside_our_pid_namespace_names_no_process() {
     // The kernel reports the holder's pid as 0 when it is not in qrescue's PID namespace.
     common::skip::require_native("lckpwdf_held_from_outside_our_pid_namespace_names_no_process");
