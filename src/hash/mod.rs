@@ -286,6 +286,32 @@ mod tests {
     }
 
     #[test]
+    fn ct_eq_sees_differences_that_cancel_out_under_xor() {
+        // b"ab" and b"ba" differ by the same bits in both bytes: OR-ing the differences
+        // keeps them, XOR-ing would cancel them out.
+        assert!(!ct_eq(b"ab", b"ba"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"ab", b"abc"));
+        assert!(ct_eq(b"ab", b"ab"));
+    }
+
+    #[test]
+    fn verify_computes_exactly_the_round_limit_and_refuses_one_more() {
+        let at_limit = format!(
+            "$5$rounds={VERIFY_ROUNDS_MAX}$saltsalt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        assert_eq!(verify(b"x", &at_limit), Verdict::Mismatch);
+        let above = format!(
+            "$5$rounds={}$saltsalt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            VERIFY_ROUNDS_MAX + 1
+        );
+        assert_eq!(
+            verify(b"x", &above),
+            Verdict::TooCostly(VERIFY_ROUNDS_MAX + 1)
+        );
+    }
+
+    #[test]
     fn inspects_no_hash_fields() {
         assert_eq!(inspect(""), info(None, false, true));
         assert_eq!(inspect("*"), info(None, true, false));
