@@ -150,6 +150,20 @@ mod tests {
         assert_ne!(hash_setting(&long[..99], "$1$salt").unwrap()[..], h[..]);
     }
 
+    /// Which rounds run is decided by whether a round's padded message fits the stack buffer:
+    /// every password length, on both sides of that limit and far past it, hashes (a wrong
+    /// limit overruns the buffer and panics).
+    #[test]
+    fn every_password_length_hashes_on_the_right_side_of_the_buffer_limit() {
+        let pw: Vec<u8> = (0..=255u8).map(|i| b'!' + i % 90).collect();
+        for n in 0..=pw.len() {
+            for salt in [&b""[..], b"ab", b"abcdefgh"] {
+                let digest = md5crypt(&pw[..n], salt);
+                assert_eq!(digest.len(), 16, "password of {n} bytes, salt {salt:?}");
+            }
+        }
+    }
+
     /// The stack-buffer rounds and the streaming-hasher rounds agree for every message
     /// length up to the buffer's limit (all padding cases: 1, 2, 3 and 4 blocks).
     #[test]
