@@ -236,8 +236,18 @@ for delay in 0.05 0.2 0.3 0.4; do
     if q_pw "Term-$delay pass" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1; then
         cur="Term-$delay pass"
     fi
-    q_pw "$cur" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1
-    check "term-$delay-old-or-new" [ $? -eq 0 ]
+    if q_pw "$cur" --disk /dev/vda --disk /dev/vdb verify admin --password-stdin >/dev/null 2>&1; then
+        check "term-$delay-old-or-new" true
+    else
+        # The signal reached the child inside the change (it is passed on, as the message
+        # says): every store is a complete file, but not all are changed yet, and `verify`
+        # does not recover. The next run that locks completes or rolls it back, as after
+        # SIGKILL above.
+        echo "VMTEST: SIGTERM after $delay s landed inside the change"
+        q_pw "After-term-$delay pass" --disk /dev/vda --disk /dev/vdb passwd admin --password-stdin >/dev/null 2>&1
+        check "term-$delay-next-run-recovers" [ $? -eq 0 ]
+        cur="After-term-$delay pass"
+    fi
     grep '^md' /proc/mdstat | cut -d' ' -f1 | while read -r a; do
         mdadm --stop "/dev/$a" 2>&1 | sed 's/^/VMTEST: stopping a leftover: /'
     done
