@@ -67,11 +67,12 @@ suite() {
     # test; every other module is skipped (common holds no tests).
     local keep=""
     case "$1" in
-        # The engine through the binary (engine_cli) and the tests written to kill mutants.
-        backup | sys | txn) keep="engine_cli mutants_killed" ;;
+        # The engine through the binary (engine_cli), the tests written to kill mutants and
+        # how every file is opened (open_flags).
+        backup | sys | txn) keep="engine_cli mutants_killed open_flags" ;;
         # Dir, regular-file opens, fs wrappers and /proc also carry the journal, the watch
         # state, leftovers and hostile roots.
-        sys-engine) keep="engine_cli mutants_killed hostile_txn hostile_stores path_safety durability_order watch_cli" ;;
+        sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli" ;;
         # Extended attributes are read by audit only.
         sys-audit) keep="audit_info" ;;
         # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher

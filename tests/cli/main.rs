@@ -19,6 +19,7 @@ mod hostile_txn;
 mod json_schema;
 mod mutants_killed;
 mod offline_root;
+mod open_flags;
 mod output_cli;
 mod path_safety;
 mod qts_fidelity;

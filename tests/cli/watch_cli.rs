@@ -298,9 +298,13 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let hook_out = f.path("/hook.out");
+    let hook_fds = f.path("/hook.fds");
+    // The hook also lists what its shell holds open: only what any program starts with.
     let hook = format!(
-        "echo \"$QRESCUE_EVENT $QRESCUE_CLASS $QRESCUE_HELD_MS\" >> {}",
-        hook_out.display()
+        "echo \"$QRESCUE_EVENT $QRESCUE_CLASS $QRESCUE_HELD_MS\" >> {}; \
+         for fd in /proc/$$/fd/*; do readlink \"$fd\"; done > {}",
+        hook_out.display(),
+        hook_fds.display()
     );
     let fifo_s = fifo.to_str().unwrap().to_string();
     let mut child = spawn_watch(
@@ -379,6 +383,17 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
         hook_line.starts_with(&format!("hold advanced-reset {}", got[2].2)),
         "{hook_line}"
     );
+    // Nothing of the watcher's leaks into the hook: not the button, the journal, the state
+    // directory, the syslog socket, the signalfd, timerfd or inotify descriptor. It holds
+    // stdin (/dev/null), the inherited stdout and stderr, and its own redirection.
+    let fds = std::fs::read_to_string(&hook_fds).unwrap();
+    assert!(fds.lines().count() >= 3, "{fds}");
+    for target in fds.lines() {
+        assert!(
+            target == "/dev/null" || target.starts_with("pipe:") || Path::new(target) == hook_fds,
+            "the --on-hold hook inherited {target:?} from the watcher:\n{fds}"
+        );
+    }
 }
 
 #[test]
