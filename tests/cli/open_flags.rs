@@ -10,11 +10,12 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
+use std::process::Output;
 
 use crate::common;
 use crate::common::fixture::{Fixture, Layout};
 use crate::common::skip::require_native;
-use crate::common::trace::{Call, trace};
+use crate::common::trace::{Call, trace, trace_until};
 
 const NEW: &str = "Open-Flags-42";
 
@@ -49,9 +50,16 @@ fn args<'a>(f: &'a Fixture, cmd: &'a [&'a str]) -> Vec<&'a OsStr> {
     v
 }
 
+const OPENS: &str = "open,openat,openat2";
+
 /// Run `cmd` under strace and check every open it made; returns how many were checked.
 fn check(f: &Fixture, cmd: &[&str], stdin: &[u8]) -> usize {
-    let (o, calls) = trace("open,openat,openat2", &args(f, cmd), stdin);
+    let (o, calls) = trace(OPENS, &args(f, cmd), stdin);
+    check_calls(f, cmd, &o, &calls)
+}
+
+/// Every open in `calls` (what `cmd` did) has the flags this module promises.
+fn check_calls(f: &Fixture, cmd: &[&str], o: &Output, calls: &[Call]) -> usize {
     assert!(
         o.status.success(),
         "{cmd:?}: {}",
@@ -109,6 +117,19 @@ fn every_open_is_close_on_exec_nofollow_in_a_directory_and_o_directory_for_a_dir
         checked += check(&f, &["info"], b"");
         checked += check(&f, &["audit"], b"");
         checked += check(&f, &["restore", &ids[0]], b"");
+        // The watcher over a recorded button that is already over: it scans the stores,
+        // keeps its state and journal, and ends at the end of the recording.
+        let replay = f.path("/button.replay");
+        std::fs::write(&replay, b"").unwrap();
+        let replay = replay.to_str().unwrap().to_string();
+        checked += check(&f, &["watch", "--replay", &replay, "--foreground"], b"");
+        // The watcher of the credential stores, running (its state, key and journal), twice:
+        // the second start reads what the first kept.
+        for _ in 0..2 {
+            let cmd = ["watch", "--foreground"];
+            let (o, calls) = trace_until(OPENS, &args(&f, &cmd), "watching the credential stores");
+            checked += check_calls(&f, &cmd, &o, &calls);
+        }
         checked += check(&f, &["events"], b"");
         // A run opens dozens of files and directories: the checks above saw them.
         assert!(checked > 100, "{layout:?}: only {checked} opens checked");

@@ -164,3 +164,66 @@ pub fn nth_of_its_kind(calls: &[Call], i: usize) -> usize {
         .filter(|c| c.name == calls[i].name)
         .count()
 }
+
+/// Run the binary with `args` under strace (as [`trace`]) until it prints `marker` on
+/// stderr, then stop it with SIGTERM; returns its output and the calls it made. For a
+/// command that runs until stopped (`watch`).
+pub fn trace_until(syscalls: &str, args: &[&std::ffi::OsStr], marker: &str) -> (Output, Vec<Call>) {
+    use std::io::Read;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = spawn(
+        &[
+            "-f".into(),
+            "-qq".into(),
+            "-y".into(),
+            "-s".into(),
+            "64".into(),
+            "-e".into(),
+            format!("trace={syscalls}"),
+            "-o".into(),
+            log.path().to_string_lossy().into_owned(),
+        ],
+        args,
+        b"",
+    );
+    let mut err = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+        }
+    });
+    let start = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains(marker) {
+        if let Ok(t) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen = t;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("ended ({st}) before printing {marker:?}: {seen}");
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("no {marker:?} within 60 s: {seen}");
+        }
+    }
+    // The traced program is the first pid in strace's log.
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let pid = text
+        .split_whitespace()
+        .next()
+        .expect("a traced call")
+        .to_string();
+    let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(st.success(), "kill -TERM {pid}");
+    let mut o = super::wait::output_within(child, Duration::from_secs(60), "the stopped run");
+    o.stderr = seen.into_bytes();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    (o, parse(&text))
+}
