@@ -682,3 +682,64 @@ fn monotonic_capture_gives_one_time_per_press_in_press_order() {
         );
     }
 }
+
+/// `date`'s local time of a Unix time in the zone `tz`, as `events --localtime` prints it.
+fn date_local(tz: &str, unix_ms: u64) -> String {
+    let o = Command::new("date")
+        .env("TZ", tz)
+        .arg("-d")
+        .arg(format!("@{}", unix_ms / 1000))
+        .arg(format!("+%Y-%m-%dT%H:%M:%S.{:03}%:z", unix_ms % 1000))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "date: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn events_localtime_agrees_with_date_in_zones_east_west_and_off_the_hour() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let cap = f.path("/capture.bin");
+    std::fs::write(&cap, capture(b)).unwrap();
+    let o = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--journal"])
+        .arg(box_journal(&f))
+        .arg("--replay")
+        .arg(&cap));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The presses of the capture, at T0 and two minutes apart.
+    let presses = [T0, T0 + 60_000, T0 + 120_000, T0 + 240_000];
+    // POSIX TZ strings (no tzdata needed): UTC, Tokyo, New York and St. John's with their
+    // daylight-saving rules (the presses are in November: standard time), Kathmandu.
+    for tz in [
+        "UTC0",
+        "JST-9",
+        "EST5EDT,M3.2.0,M11.1.0",
+        "NST3:30NDT,M3.2.0,M11.1.0",
+        "<+0545>-5:45",
+    ] {
+        let o = run(qrescue()
+            .arg("--root")
+            .arg(f.root())
+            .args(["events", "--localtime"])
+            .env("TZ", tz));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout);
+        for ms in presses {
+            let want = date_local(tz, ms);
+            assert!(text.contains(&want), "TZ={tz}: no {want} in:\n{text}");
+        }
+    }
+}
