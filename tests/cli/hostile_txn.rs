@@ -633,4 +633,28 @@ fn acls_and_xattrs_are_kept_and_never_widened() {
         std::fs::metadata(&shadow).unwrap().permissions().mode() & 0o7777,
         0o640
     );
+
+    // The same with other extended attributes on the store (but no ACL): still no
+    // inherited reader, and the attributes are kept.
+    let f = Fixture::new(Layout::Qts5);
+    let dir = f.path("/mnt/HDA_ROOT/.config");
+    let shadow = dir.join("shadow");
+    sh(Command::new("setfattr")
+        .args(["-n", "user.qnap.tag", "-v", "kept"])
+        .arg(&shadow));
+    setfacl(&["-d", "-m", "u:65534:r"], &dir);
+    assert!(getfattr_acl(&shadow).is_none());
+    let o = common::passwd(f.root(), "admin", NEW);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        getfattr_acl(&shadow).is_none(),
+        "the new shadow (with a user xattr) inherited an ACL: {:?}",
+        getfattr_acl(&shadow)
+    );
+    let x = Command::new("getfattr")
+        .args(["--absolute-names", "--only-values", "-n", "user.qnap.tag"])
+        .arg(&shadow)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&x.stdout), "kept");
 }
