@@ -184,6 +184,15 @@ mod tests {
             (0x20, 0, u32::MAX),
         ]);
         assert!(acl_readers(&parse_acl(&masked).unwrap()).is_empty());
+        let group = acl(&[
+            (0x01, 6, u32::MAX),
+            (ACL_GROUP, 4, 100),
+            (ACL_USER, 2, 1001),
+            (0x04, 0, u32::MAX),
+            (ACL_MASK, 6, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ]);
+        assert_eq!(acl_readers(&parse_acl(&group).unwrap()), ["group 100"]);
         assert!(parse_acl(&[1, 0, 0, 0]).is_none());
         assert!(parse_acl(&[2, 0, 0, 0, 1]).is_none());
     }

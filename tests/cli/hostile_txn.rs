@@ -600,6 +600,25 @@ fn acls_and_xattrs_are_kept_and_never_widened() {
         out(&a)
     );
 
+    // A named group that may read is reported too (the kernel's own ACL encoding).
+    let smbpasswd = f.path("/mnt/HDA_ROOT/.config/smbpasswd");
+    setfacl(&["-m", "g:100:r"], &smbpasswd);
+    let a = run(qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["--json", "audit"]));
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).expect("audit JSON");
+    assert!(
+        v["findings"].as_array().unwrap().iter().any(|x| {
+            let m = x["message"].as_str().unwrap_or("");
+            m.contains("ACL")
+                && m.contains("group 100")
+                && x["path"].as_str().unwrap_or("").ends_with("smbpasswd")
+        }),
+        "{}",
+        out(&a)
+    );
+
     let o = common::passwd(f.root(), "admin", NEW);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(getfattr_acl(&shadow).as_deref(), Some(acl.as_str()));
