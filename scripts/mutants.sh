@@ -73,11 +73,11 @@ suite() {
         # Dir, regular-file opens, fs wrappers and /proc also carry the journal, the watch
         # state, leftovers and hostile roots.
         sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli" ;;
-        # Extended attributes are read by audit only.
-        sys-audit) keep="audit_info" ;;
+        # Extended attributes: audit reads ACLs; a replaced store keeps the old one's.
+        sys-audit) keep="audit_info hostile_txn" ;;
         # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher
-        # and the password prompt.
-        sys-watch) keep="watch_cli watch_poll store_watch qts_passwd" ;;
+        # the password prompt and the signal dispositions.
+        sys-watch) keep="watch_cli watch_poll store_watch qts_passwd signals" ;;
         # Mount namespaces, loop devices and the supervised child: the offline rescue.
         sys-offline) keep="offline_root" ;;
     esac

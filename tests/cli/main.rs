@@ -24,6 +24,7 @@ mod output_cli;
 mod path_safety;
 mod qts_fidelity;
 mod qts_passwd;
+mod signals;
 mod store_watch;
 mod watch_cli;
 mod watch_poll;

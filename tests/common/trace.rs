@@ -118,6 +118,17 @@ pub fn run_stopped_at(
     stdin: &[u8],
     during: impl FnOnce(),
 ) -> Output {
+    run_stopped_at_pid(syscall, when, args, stdin, |_| during())
+}
+
+/// [`run_stopped_at`], with the stopped process's pid given to `during` (to signal it).
+pub fn run_stopped_at_pid(
+    syscall: &str,
+    when: usize,
+    args: &[&std::ffi::OsStr],
+    stdin: &[u8],
+    during: impl FnOnce(&str),
+) -> Output {
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut child = spawn(
         &[
@@ -151,7 +162,7 @@ pub fn run_stopped_at(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    during();
+    during(&pid);
     let st = Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     assert!(st.success(), "kill -CONT {pid}");
     super::wait::output_within(child, Duration::from_secs(120), "the stopped run")
