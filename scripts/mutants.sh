@@ -75,7 +75,7 @@ suite() {
         sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli" ;;
         # Extended attributes: audit reads ACLs; a replaced store keeps the old one's.
         sys-audit) keep="audit_info hostile_txn" ;;
-        # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher
+        # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher,
         # the password prompt and the signal dispositions.
         sys-watch) keep="watch_cli watch_poll store_watch qts_passwd signals" ;;
         # Mount namespaces, loop devices and the supervised child: the offline rescue.
