@@ -89,11 +89,6 @@ impl DirChanges {
             AddWatchFlags::IN_CREATE | AddWatchFlags::IN_ATTRIB | AddWatchFlags::IN_MOVED_TO;
         self.0.add_watch(dir, flags).map(|_| ())
     }
-
-    /// Consume the pending events.
-    pub fn clear(&self) {
-        let _ = self.0.read_events();
-    }
 }
 
 impl AsFd for DirChanges {

@@ -190,7 +190,7 @@ fn wait_for_change(dir: &Path, sfd: &SignalFd) -> Result<bool> {
             return Ok(false);
         }
         if ino_ready {
-            ino.clear();
+            // The events need not be read: `ino` is closed on return.
             // Let udev/mdev finish setting up the node (permissions) before it is opened.
             std::thread::sleep(std::time::Duration::from_millis(200));
             return Ok(true);

@@ -131,3 +131,73 @@ fn poll_ms_needs_a_sysfs_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// CPU time (user + system, in clock ticks: 1/100 s on Linux) that `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which ends at the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Between polls, and after a change in a watched directory, the watcher sleeps in poll():
+/// its timer's expirations and the inotify events are consumed, so nothing stays readable
+/// and spins the loop. A NAS daemon that spins burns a core for as long as the box runs.
+#[test]
+fn an_idle_watcher_sleeps() {
+    let f = Fixture::new(Layout::Qts5);
+    let sys = tempfile::tempdir().unwrap();
+    let value = sys.path().join("gpio17/value");
+    std::fs::create_dir_all(value.parent().unwrap()).unwrap();
+    std::fs::write(&value, "1\n").unwrap();
+    let mut child = qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args([
+            "watch",
+            "--foreground",
+            "--gpio",
+            "sysfs:17:active-low",
+            "--poll-ms",
+            "50",
+        ])
+        .env("QRESCUE_SYSFS_GPIO", sys.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = f.path("/mnt/HDA_ROOT/.config/qrescue/watch.status");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&status).is_ok_and(|s| s.contains("sysfs-poll")) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no watch.status");
+        assert!(child.try_wait().unwrap().is_none(), "watch exited");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Something appears in the watched stores' directory (an inotify event).
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(f.path("/mnt/HDA_ROOT/.config/unrelated.conf"), "x\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(2000));
+    let used = cpu_ticks(pid) - before;
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // 40 polls in 2 s take well under 0.1 s; a spinning loop takes most of the 2 s.
+    assert!(
+        used < 50,
+        "the idle watcher used {used}/100 s of CPU in 2 s: it spins"
+    );
+}
