@@ -721,6 +721,12 @@ fn events_localtime_agrees_with_date_in_zones_east_west_and_off_the_hour() {
     );
     // The presses of the capture, at T0 and two minutes apart.
     let presses = [T0, T0 + 60_000, T0 + 120_000, T0 + 240_000];
+    // A 32-bit build prints UTC: its C library's time_t may not be the one the libc crate
+    // binds (32-bit musl moved to 64 bits), so it does not ask for the local zone.
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(qrescue().args(["--json", "version"])).stdout).unwrap();
+    let target = v["target"].as_str().expect("target").to_string();
+    let wide = !(target.starts_with("arm") || target.starts_with("i686"));
     // POSIX TZ strings (no tzdata needed): UTC, Tokyo, New York and St. John's with their
     // daylight-saving rules (the presses are in November: standard time), Kathmandu.
     for tz in [
@@ -738,7 +744,11 @@ fn events_localtime_agrees_with_date_in_zones_east_west_and_off_the_hour() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let text = String::from_utf8_lossy(&o.stdout);
         for ms in presses {
-            let want = date_local(tz, ms);
+            let want = if wide {
+                date_local(tz, ms)
+            } else {
+                date_local("UTC0", ms).replace("+00:00", "Z")
+            };
             assert!(text.contains(&want), "TZ={tz}: no {want} in:\n{text}");
         }
     }
