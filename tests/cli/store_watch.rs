@@ -10,6 +10,7 @@
 
 use crate::common;
 
+use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -625,4 +626,59 @@ fn started_on_a_terminal_without_foreground_it_says_what_it_watches() {
             && line.ends_with("; button: none on this model (read by the firmware)"),
         "{line}"
     );
+}
+
+/// What the watcher must see besides a file renamed into place: a store rewritten in place
+/// (written and closed), the persistent directory itself moved away and replaced by a new
+/// one (the watch on the old directory must not keep it blind to the new one), and a store
+/// deleted.
+#[test]
+fn a_store_rewritten_in_place_its_directory_replaced_or_a_store_deleted_is_seen() {
+    let f = qts_root(NT_PASSWORD);
+    let mut w = Watch::start(&f);
+    // In place, as an editor that truncates and writes would.
+    let shadow = f.path(&format!("{CFG}/shadow"));
+    let s = set_entry(&f, &format!("{CFG}/shadow"), "admin", 1, BOB_SHA512);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&shadow)
+        .unwrap()
+        .write_all(s.as_bytes())
+        .unwrap();
+    let r = expect_records(&f, 1);
+    assert_eq!(r[0]["user"], "admin", "{}", r[0]);
+    assert_eq!(r[0]["class"], "other", "{}", r[0]);
+    // The whole directory moved aside, a new one (the factory admin hash) put in its place.
+    let cfg = f.path(CFG);
+    let old = f.path(&format!("{CFG}.old"));
+    let new = f.path(&format!("{CFG}.new"));
+    std::fs::create_dir(&new).unwrap();
+    for name in ["passwd", "group", "smbpasswd", "smb.conf", "uLinux.conf"] {
+        std::fs::copy(cfg.join(name), new.join(name)).unwrap();
+    }
+    // qrescue's own directory goes along (its journal is where the records are).
+    std::fs::create_dir(new.join("qrescue")).unwrap();
+    for e in std::fs::read_dir(cfg.join("qrescue")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), new.join("qrescue").join(e.file_name())).unwrap();
+    }
+    let s = set_entry(
+        &f,
+        &format!("{CFG}/shadow"),
+        "admin",
+        1,
+        ADMIN_MD5_EMPTY_SALT,
+    );
+    std::fs::write(new.join("shadow"), s).unwrap();
+    std::fs::set_permissions(new.join("shadow"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&cfg, &old).unwrap();
+    std::fs::rename(&new, &cfg).unwrap();
+    // Seen: the watcher logs the record (it keeps its journal open in the directory it
+    // started with, which moved aside with it).
+    w.wait_stderr("\"class\":\"factory-default\"");
+    // A store deleted: every account it held has changed (its Samba password is gone).
+    std::fs::remove_file(cfg.join("smbpasswd")).unwrap();
+    w.wait_stderr("\"user\":\"admin\",\"stores\":[\"/etc/config/smbpasswd\"]");
+    w.stop();
 }
