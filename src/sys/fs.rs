@@ -69,3 +69,38 @@ pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn sync_all_filesystems() {
     nix::unistd::sync();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{SFlag, fstatat, mknod};
+
+    /// Each kind of file, as `fstatat` without following reports it, is exactly one kind.
+    #[test]
+    fn file_kinds_from_the_kernels_own_status() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        std::fs::write(p("file"), b"x").unwrap();
+        std::fs::create_dir(p("dir")).unwrap();
+        std::os::unix::fs::symlink("file", p("link")).unwrap();
+        mknod(
+            &p("fifo"),
+            SFlag::S_IFIFO,
+            Mode::from_bits_truncate(0o600),
+            0,
+        )
+        .unwrap();
+        let kinds = |n: &str| {
+            let st = fstatat(nix::fcntl::AT_FDCWD, &p(n), AtFlags::AT_SYMLINK_NOFOLLOW).unwrap();
+            (is_regular(&st), is_dir(&st), is_symlink(&st))
+        };
+        assert_eq!(kinds("file"), (true, false, false));
+        assert_eq!(kinds("dir"), (false, true, false));
+        assert_eq!(kinds("link"), (false, false, true));
+        assert_eq!(kinds("fifo"), (false, false, false));
+        // And through an open descriptor.
+        let fd = open_read(&p("file")).unwrap();
+        assert!(is_regular(&fstat(&fd).unwrap()));
+    }
+}
