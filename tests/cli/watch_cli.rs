@@ -753,3 +753,34 @@ fn events_localtime_agrees_with_date_in_zones_east_west_and_off_the_hour() {
         }
     }
 }
+
+/// `--journal` in a "directory" that is a FIFO: refused at once (the directory is opened
+/// `O_DIRECTORY`), never a watcher blocked opening the FIFO for a writer that never comes.
+#[test]
+fn a_journal_whose_directory_is_a_fifo_is_refused_at_once() {
+    let f = Fixture::new(Layout::Qts5);
+    let fifo = f.path("/not-a-dir");
+    mkfifo(&fifo);
+    let replay = f.path("/empty.replay");
+    std::fs::write(&replay, b"").unwrap();
+    let child = qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--journal"])
+        .arg(fifo.join("button.jsonl"))
+        .arg("--replay")
+        .arg(&replay)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = common::wait::output_within(child, Duration::from_secs(20), "watch --journal FIFO/x");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(74), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("not-a-dir/button.jsonl: Not a directory"),
+        "{err}"
+    );
+}
