@@ -22,6 +22,8 @@ pub mod root;
 pub mod signal;
 pub mod supervise;
 pub mod term;
+#[cfg(test)]
+mod uapi_oracle;
 pub mod xattr;
 
 #[cfg(arm_kuser_atomics)]
