@@ -1446,3 +1446,33 @@ fn a_store_swapped_for_a_symlink_after_the_walk_lstats_it_is_not_read() {
     fs::remove_dir(f.root().join(&name)).unwrap();
     assert_same(&f.credentials(), &before, "after the refused swap");
 }
+
+/// On the live system (no `--root`) a user who is not root is told at once that the command
+/// needs root (exit 77), before any store, lock or disk is looked at: `passwd`, `restore`,
+/// `backup` and `disks`.
+#[test]
+#[ignore = "needs root (setpriv to another uid)"]
+fn not_as_root_on_the_live_system_the_commands_that_need_root_say_so_first() {
+    common::skip::require_native(
+        "not_as_root_on_the_live_system_the_commands_that_need_root_say_so_first",
+    );
+    for args in [
+        &["passwd", "admin", "--password-stdin"][..],
+        &["restore", "20260101T000000Z-1"],
+        &["backup"],
+        &["disks"],
+    ] {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=1234", "--regid=1234", "--clear-groups"])
+            .arg(common::bin())
+            .args(args);
+        let o = common::run_with_stdin(&mut c, format!("{NEW}\n").as_bytes());
+        let (code, err) = fails(&o);
+        assert_eq!(code, 77, "{args:?}: {err}");
+        assert!(
+            err.contains("must be run as root") || err.contains("run it as root"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
