@@ -335,6 +335,15 @@ fn fifo_live_threshold_is_durable_before_release_and_syslogged() {
     assert!(!journal_text(&f).contains("\"hold\""));
     std::thread::sleep(Duration::from_millis(100));
     w.write_all(&edge(b, now_ms(), KEY_RESTART, 0)).unwrap();
+    // The release starts the hook; its end (SIGCHLD, reaped) does not end the watcher.
+    wait_for("the --on-hold hook", Duration::from_secs(10), || {
+        std::fs::read_to_string(&hook_fds).is_ok_and(|t| !t.is_empty())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the watcher ended when its hook did"
+    );
     drop(w); // EOF: the watcher ends
     let o = common::wait::output_within(child, Duration::from_secs(20), "watch at EOF");
     assert_eq!(
