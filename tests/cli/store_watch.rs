@@ -631,7 +631,7 @@ fn started_on_a_terminal_without_foreground_it_says_what_it_watches() {
 /// What the watcher must see besides a file renamed into place: a store rewritten in place
 /// (written and closed), the persistent directory itself moved away and replaced by a new
 /// one (the watch on the old directory must not keep it blind to the new one), and a store
-/// deleted.
+/// deleted or renamed away.
 #[test]
 fn a_store_rewritten_in_place_its_directory_replaced_or_a_store_deleted_is_seen() {
     let f = qts_root(NT_PASSWORD);
@@ -680,5 +680,9 @@ fn a_store_rewritten_in_place_its_directory_replaced_or_a_store_deleted_is_seen(
     // A store deleted: every account it held has changed (its Samba password is gone).
     std::fs::remove_file(cfg.join("smbpasswd")).unwrap();
     w.wait_stderr("\"user\":\"admin\",\"stores\":[\"/etc/config/smbpasswd\"]");
+    // The shadow file renamed away (only the directory's "moved from" event says so): the
+    // watcher looks again and says the runtime link now leads nowhere.
+    std::fs::rename(cfg.join("shadow"), cfg.join("shadow.away")).unwrap();
+    w.wait_stderr("/etc/shadow: exists but does not resolve to a shadow file");
     w.stop();
 }
