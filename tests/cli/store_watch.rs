@@ -686,3 +686,42 @@ fn a_store_rewritten_in_place_its_directory_replaced_or_a_store_deleted_is_seen(
     w.wait_stderr("/etc/shadow: exists but does not resolve to a shadow file");
     w.stop();
 }
+
+/// The kernel's inotify queue overflows (more events than `max_queued_events` while the
+/// watcher is stopped): the events after the overflow are gone, so the watcher must take the
+/// overflow itself as "something changed" and look again. A change of the admin's hash made
+/// after the overflow is recorded.
+#[test]
+fn a_change_lost_in_an_inotify_queue_overflow_is_still_recorded() {
+    let max: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let f = qts_root(NT_PASSWORD);
+    let mut w = Watch::start(&f);
+    let pid = w.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Each new file is two events (created, closed after writing).
+    let cfg = f.path(CFG);
+    for i in 0..max / 2 + 100 {
+        std::fs::write(cfg.join(format!("junk-{i}")), b"").unwrap();
+    }
+    let s = set_entry(&f, &format!("{CFG}/shadow"), "admin", 1, BOB_SHA512);
+    replace(&f, &format!("{CFG}/shadow"), &s);
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    w.wait_stderr("\"user\":\"admin\",\"stores\":[\"/etc/config/shadow\"]");
+    w.stop();
+}
