@@ -72,7 +72,7 @@ suite() {
         backup | sys | txn) keep="engine_cli mutants_killed open_flags" ;;
         # Dir, regular-file opens, fs wrappers and /proc also carry the journal, the watch
         # state, leftovers and hostile roots.
-        sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli" ;;
+        sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli store_watch" ;;
         # Extended attributes: audit reads ACLs; a replaced store keeps the old one's.
         sys-audit) keep="audit_info hostile_txn" ;;
         # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher,

@@ -725,3 +725,31 @@ fn a_change_lost_in_an_inotify_queue_overflow_is_still_recorded() {
     w.wait_stderr("\"user\":\"admin\",\"stores\":[\"/etc/config/shadow\"]");
     w.stop();
 }
+
+/// The watcher's secret key and state are private (0600) even when a scratch file of the
+/// same name was left behind readable by all (a crash, a copy of the directory): it is
+/// truncated and rewritten, and its mode set, not kept.
+#[test]
+fn the_watchers_key_and_state_are_private_even_over_a_leftover_scratch_file() {
+    let f = qts_root(NT_PASSWORD);
+    let state = f.path(&format!("{CFG}/qrescue"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for name in [
+        "store-watch.key.tmp",
+        "store-watch.state.tmp",
+        "watch.status.tmp",
+    ] {
+        std::fs::write(state.join(name), b"left behind\n").unwrap();
+        std::fs::set_permissions(state.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let w = Watch::start(&f);
+    w.stop();
+    for name in ["store-watch.key", "store-watch.state", "watch.status"] {
+        let mode = std::fs::metadata(state.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+}
