@@ -793,3 +793,28 @@ fn a_journal_whose_directory_is_a_fifo_is_refused_at_once() {
         "{err}"
     );
 }
+
+/// `--device` naming a FIFO: opened without blocking (`O_NONBLOCK`), found not to be an
+/// input device, refused with one line (exit 2) at once; never a watcher waiting for a
+/// writer in open().
+#[test]
+fn a_device_that_is_a_fifo_is_refused_at_once() {
+    let f = Fixture::new(Layout::Qts5);
+    let fifo = f.path("/not-a-device");
+    mkfifo(&fifo);
+    let child = qrescue()
+        .arg("--root")
+        .arg(f.root())
+        .args(["watch", "--device"])
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = common::wait::output_within(child, Duration::from_secs(20), "watch --device FIFO");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not-a-device"), "{err}");
+}
