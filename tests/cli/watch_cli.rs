@@ -818,3 +818,47 @@ fn a_device_that_is_a_fifo_is_refused_at_once() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("not-a-device"), "{err}");
 }
+
+/// With no reset-button source yet, the watcher sleeps on inotify over the device
+/// directory: a node that appears there is tried at once (seen here as its open, under
+/// strace), not at some later poll or never.
+#[test]
+#[ignore = "needs strace"]
+fn a_device_node_that_appears_is_tried_at_once() {
+    common::skip::require_native("a_device_node_that_appears_is_tried_at_once");
+    let f = Fixture::new(Layout::Qts5);
+    let input = f.path("/input");
+    std::fs::create_dir(&input).unwrap();
+    let args = [
+        std::ffi::OsStr::new("--root"),
+        f.root().as_os_str(),
+        std::ffi::OsStr::new("watch"),
+        std::ffi::OsStr::new("--foreground"),
+        std::ffi::OsStr::new("--no-stores"),
+        std::ffi::OsStr::new("--input-dir"),
+        input.as_os_str(),
+    ];
+    let node = input.join("event7");
+    let (o, calls) = common::trace::trace_until_then(
+        "open,openat",
+        &args,
+        "Waiting for an input device to appear",
+        || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::write(&node, b"").unwrap();
+            // inotify wakes it, it lets the node settle (0.2 s), then opens it.
+            std::thread::sleep(Duration::from_millis(1500));
+        },
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        calls.iter().any(|c| c.line.contains("event7")),
+        "the new node was never opened: {:#?}",
+        calls.iter().map(|c| &c.line).collect::<Vec<_>>()
+    );
+}

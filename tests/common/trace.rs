@@ -180,6 +180,17 @@ pub fn nth_of_its_kind(calls: &[Call], i: usize) -> usize {
 /// stderr, then stop it with SIGTERM; returns its output and the calls it made. For a
 /// command that runs until stopped (`watch`).
 pub fn trace_until(syscalls: &str, args: &[&std::ffi::OsStr], marker: &str) -> (Output, Vec<Call>) {
+    trace_until_then(syscalls, args, marker, || {})
+}
+
+/// [`trace_until`], running `then` after the marker and before the SIGTERM (to change
+/// something the running program must react to).
+pub fn trace_until_then(
+    syscalls: &str,
+    args: &[&std::ffi::OsStr],
+    marker: &str,
+    then: impl FnOnce(),
+) -> (Output, Vec<Call>) {
     use std::io::Read;
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut child = spawn(
@@ -224,6 +235,7 @@ pub fn trace_until(syscalls: &str, args: &[&std::ffi::OsStr], marker: &str) -> (
             panic!("no {marker:?} within 60 s: {seen}");
         }
     }
+    then();
     // The traced program is the first pid in strace's log.
     let text = std::fs::read_to_string(log.path()).unwrap();
     let pid = text
