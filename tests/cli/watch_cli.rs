@@ -862,3 +862,47 @@ fn a_device_node_that_appears_is_tried_at_once() {
         calls.iter().map(|c| &c.line).collect::<Vec<_>>()
     );
 }
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat.
+fn proc_stat_field(pid: u32, n: usize) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(n - 3).unwrap().parse().unwrap()
+}
+
+/// Started as a service starts it (no `--foreground`), the watcher leaves the session of
+/// whatever started it (`setsid`): a hang-up of that terminal or session is not its end.
+/// With `--foreground` it stays where it was started.
+#[test]
+fn without_foreground_the_watcher_is_in_a_session_of_its_own() {
+    for foreground in [false, true] {
+        let f = Fixture::new(Layout::Qts5);
+        let input = f.path("/input");
+        std::fs::create_dir(&input).unwrap();
+        let mut args = vec!["--no-stores", "--input-dir", input.to_str().unwrap()];
+        if foreground {
+            args.push("--foreground");
+        }
+        let child = spawn_watch(&f, &args, None);
+        let pid = child.id();
+        let status = f.path("/mnt/HDA_ROOT/.config/qrescue/watch.status");
+        wait_for("watch.status", Duration::from_secs(20), || status.exists());
+        // proc(5): field 6 is the session id.
+        let session = proc_stat_field(pid, 6);
+        let ours = proc_stat_field(std::process::id(), 6);
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let st = common::wait::output_within(child, Duration::from_secs(20), "watch").status;
+        assert_eq!(st.code(), Some(0));
+        if foreground {
+            assert_eq!(session, ours, "--foreground stays in the starter's session");
+        } else {
+            assert_eq!(
+                session, pid as i64,
+                "not the leader of a session of its own"
+            );
+        }
+    }
+}
