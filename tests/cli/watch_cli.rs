@@ -906,3 +906,38 @@ fn without_foreground_the_watcher_is_in_a_session_of_its_own() {
         }
     }
 }
+
+/// A device node where the button journal belongs (`mknod`: opening a device can have
+/// effects of its own, a tape rewinds, a watchdog arms) is refused from its status alone,
+/// never opened.
+#[test]
+#[ignore = "needs root (mknod) and strace"]
+fn a_device_node_in_place_of_the_journal_is_refused_unopened() {
+    common::skip::require_native("a_device_node_in_place_of_the_journal_is_refused_unopened");
+    let f = Fixture::new(Layout::Qts5);
+    let journal = box_journal(&f);
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    let st = Command::new("mknod")
+        .arg(&journal)
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "mknod (root only)");
+    let args = [
+        std::ffi::OsStr::new("--root"),
+        f.root().as_os_str(),
+        std::ffi::OsStr::new("events"),
+    ];
+    let (o, calls) = common::trace::trace("open,openat", &args, b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(77), "{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    let name = journal.file_name().unwrap().to_str().unwrap();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.line.contains(&format!("\"{name}\""))),
+        "the device node was opened: {:#?}",
+        calls.iter().map(|c| &c.line).collect::<Vec<_>>()
+    );
+}
