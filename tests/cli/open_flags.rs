@@ -124,8 +124,17 @@ fn every_open_is_close_on_exec_nofollow_in_a_directory_and_o_directory_for_a_dir
         let replay = replay.to_str().unwrap().to_string();
         checked += check(&f, &["watch", "--replay", &replay, "--foreground"], b"");
         // The watcher of the credential stores, running (its state, key and journal), twice:
-        // the second start reads what the first kept.
-        for _ in 0..2 {
+        // the second start reads what the first kept and appends what changed since.
+        for run in 0..2 {
+            if run == 1 {
+                // A change while it is stopped: the next start records it (an append).
+                let again = format!("{NEW}-again\n");
+                checked += check(
+                    &f,
+                    &["passwd", "admin", "--password-stdin"],
+                    again.as_bytes(),
+                );
+            }
             let cmd = ["watch", "--foreground"];
             let (o, calls) = trace_until(OPENS, &args(&f, &cmd), "watching the credential stores");
             checked += check_calls(&f, &cmd, &o, &calls);
