@@ -22,6 +22,8 @@ pub mod root;
 pub mod signal;
 pub mod supervise;
 pub mod term;
+#[cfg(test)]
+pub mod testkit;
 pub mod xattr;
 
 #[cfg(arm_kuser_atomics)]
