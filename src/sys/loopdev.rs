@@ -103,7 +103,7 @@ impl ReadOnlyLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::testkit::{self, Need};
+    use crate::sys::testkit;
 
     /// The loop device is read-only in the block layer (not only the mount over it): the
     /// kernel says so in sysfs and refuses a write to it; it carries autoclear and
@@ -112,12 +112,7 @@ mod tests {
     #[ignore = "needs root, loop devices and mke2fs"]
     fn the_loop_device_is_read_only_and_frees_itself() {
         let test = "the_loop_device_is_read_only_and_frees_itself";
-        let tools = [
-            Need::Root,
-            Need::LoopDevices,
-            Need::Tool("mke2fs", "e2fsprogs"),
-        ];
-        if !testkit::needs(test, &tools) {
+        if !testkit::needs(test, &testkit::EXT3_ON_LOOP) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -142,12 +137,9 @@ mod tests {
         let errno = refused.raw_os_error().unwrap_or_default();
         let expected = [nix::libc::EROFS, nix::libc::EACCES, nix::libc::EPERM];
         assert!(expected.contains(&errno), "{refused}");
+        let dev = lo.path.clone();
         drop(lo);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while sys("loop/backing_file").is_ok() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert!(sys("loop/backing_file").is_err(), "{name} still attached");
+        assert!(testkit::until_detached(&dev), "{name} still attached");
         assert!(
             std::fs::read(&image).unwrap() == before,
             "the image changed"

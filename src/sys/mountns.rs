@@ -104,13 +104,7 @@ mod tests {
     #[ignore = "needs root, loop devices and mke2fs"]
     fn read_only_mount_of_a_journal_needing_recovery_changes_nothing() {
         let test = "read_only_mount_of_a_journal_needing_recovery_changes_nothing";
-        let tools = [
-            Need::Root,
-            Need::LoopDevices,
-            Need::Tool("mke2fs", "e2fsprogs"),
-            Need::Tool("debugfs", "e2fsprogs"),
-        ];
-        if !testkit::needs(test, &tools) {
+        if !testkit::needs(test, &testkit::EXT3_ON_LOOP) {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -147,15 +141,14 @@ mod tests {
         drop(mp);
         assert!(!at.exists(), "mount point {} left behind", at.display());
         // Autoclear: with the mount gone and our descriptor closed, the loop device frees
-        // itself (the kernel may finish that a moment later).
-        let name = lo.path.file_name().unwrap().to_str().unwrap().to_string();
+        // itself.
+        let dev = lo.path.clone();
         drop(lo);
-        let backing = format!("/sys/block/{name}/loop/backing_file");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while Path::new(&backing).exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert!(!Path::new(&backing).exists(), "{name} still attached");
+        assert!(
+            testkit::until_detached(&dev),
+            "{} still attached",
+            dev.display()
+        );
         assert!(
             std::fs::read(&image).unwrap() == before,
             "the image changed"
@@ -169,13 +162,8 @@ mod tests {
     #[ignore = "needs root, loop devices and mke2fs"]
     fn read_write_mount_keeps_the_safety_flags_and_its_writes() {
         let test = "read_write_mount_keeps_the_safety_flags_and_its_writes";
-        let tools = [
-            Need::Root,
-            Need::LoopDevices,
-            Need::Tool("mke2fs", "e2fsprogs"),
-            Need::Tool("debugfs", "e2fsprogs"),
-            Need::Tool("losetup", "util-linux"),
-        ];
+        let losetup = [Need::Tool("losetup", "util-linux")];
+        let tools = [testkit::EXT3_ON_LOOP.as_slice(), &losetup].concat();
         if !testkit::needs(test, &tools) {
             return;
         }

@@ -98,6 +98,14 @@ pub enum Need {
     Tool(&'static str, &'static str),
 }
 
+/// What a test of an ext3 image on a loop device needs ([`ext3_image`] runs e2fsprogs).
+pub const EXT3_ON_LOOP: [Need; 4] = [
+    Need::Root,
+    Need::LoopDevices,
+    Need::Tool("mke2fs", "e2fsprogs"),
+    Need::Tool("debugfs", "e2fsprogs"),
+];
+
 /// Whether the host has everything `test` needs. If not: a failure under `CI=true`,
 /// otherwise a recorded `SKIP` and `false` (the caller returns).
 pub fn needs(test: &str, needed: &[Need]) -> bool {
@@ -205,6 +213,21 @@ impl Drop for ReadWriteLoop {
     fn drop(&mut self) {
         let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
     }
+}
+
+/// Whether loop device `dev` (`/dev/loopN`) is free again within 5 s: autoclear detaches it
+/// when its last user goes, and the kernel may finish that a moment later.
+pub fn until_detached(dev: &Path) -> bool {
+    let name = dev
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("/dev/loopN");
+    let backing = PathBuf::from(format!("/sys/block/{name}/loop/backing_file"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while backing.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !backing.exists()
 }
 
 /// The file [`ext3_image`] puts in the filesystem, and its content.
