@@ -99,3 +99,50 @@ impl ReadOnlyLoop {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::testkit;
+
+    /// The loop device is read-only in the block layer (not only the mount over it): the
+    /// kernel says so in sysfs and refuses a write to it; it carries autoclear and
+    /// its backing file, and frees itself when its last user closes it.
+    #[test]
+    #[ignore = "needs root, loop devices and mke2fs"]
+    fn the_loop_device_is_read_only_and_frees_itself() {
+        let test = "the_loop_device_is_read_only_and_frees_itself";
+        if !testkit::needs(test, &testkit::EXT3_ON_LOOP) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = testkit::ext3_image(dir.path(), false);
+        let before = std::fs::read(&image).unwrap();
+        let lo = ReadOnlyLoop::attach(&image).unwrap();
+        let name = lo.path.file_name().unwrap().to_str().unwrap().to_string();
+        let sys = |what: &str| {
+            let path = format!("/sys/block/{name}/{what}");
+            std::fs::read_to_string(path).map(|s| s.trim_end().to_string())
+        };
+        assert_eq!(sys("ro").unwrap(), "1");
+        assert_eq!(sys("loop/autoclear").unwrap(), "1");
+        assert_eq!(sys("loop/offset").unwrap(), "0");
+        let backing = std::fs::canonicalize(&image).unwrap();
+        assert_eq!(sys("loop/backing_file").unwrap(), backing.to_str().unwrap());
+        // Refused when opened for writing, or at the write (blkdev_write_iter: EPERM).
+        let refused = match OpenOptions::new().write(true).open(&lo.path) {
+            Err(e) => e,
+            Ok(mut dev) => std::io::Write::write(&mut dev, &[0; 512]).unwrap_err(),
+        };
+        let errno = refused.raw_os_error().unwrap_or_default();
+        let expected = [nix::libc::EROFS, nix::libc::EACCES, nix::libc::EPERM];
+        assert!(expected.contains(&errno), "{refused}");
+        let dev = lo.path.clone();
+        drop(lo);
+        assert!(testkit::until_detached(&dev), "{name} still attached");
+        assert!(
+            std::fs::read(&image).unwrap() == before,
+            "the image changed"
+        );
+    }
+}

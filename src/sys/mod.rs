@@ -23,6 +23,8 @@ pub mod signal;
 pub mod supervise;
 pub mod term;
 #[cfg(test)]
+pub mod testkit;
+#[cfg(test)]
 mod uapi_oracle;
 pub mod xattr;
 
