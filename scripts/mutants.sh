@@ -11,11 +11,11 @@
 #                                         except `|` → `^`: on flags whose bits are disjoint
 #                                         that is the same value (docs/reliability.md)
 #
-# Modules: formats hash classify journal backup txn, and src/sys/ in four groups, each
-# against the tests that reach it: sys (atomic, lock, root: the store writes), sys-engine
-# (dir, regular, fs, proc: state files, journal, backups), sys-audit (xattr), sys-watch
-# (dirwatch, event, signal, clock, input, gpio_uapi, term) and sys-offline (mountns,
-# loopdev, supervise). src/sys/arm_kuser.rs is compiled only for ARMv5TE/ARMv4T and has no
+# Modules: formats hash classify journal backup txn, and src/sys/ in groups, each against
+# the tests that reach it: sys (atomic, lock, root: the store writes), sys-engine (dir,
+# regular, fs, proc: state files, journal, backups), sys-audit (xattr), sys-watch (dirwatch,
+# event, signal, clock, term), sys-uapi (the GPIO and evdev ioctls: their unit tests and the
+# kernel headers' oracle) and sys-offline (mountns, loopdev, supervise). src/sys/arm_kuser.rs is compiled only for ARMv5TE/ARMv4T and has no
 # group: on the host every mutant of it would "pass" (see docs/reliability.md).
 # Env: MUTANTS_TIMEOUT  per-mutant test timeout in seconds (default 120)
 #      MUTANTS_OUT      where each module's mutants.out goes (default target/mutants/MODULE)
@@ -38,7 +38,7 @@ cd "$(dirname "$0")/.."
 # (a from-scratch build takes under a minute; copying target/ takes as long).
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 
-ALL=(formats hash classify journal backup sys sys-engine sys-audit sys-watch sys-offline txn)
+ALL=(formats hash classify journal backup sys sys-engine sys-audit sys-watch sys-uapi sys-offline txn)
 TIMEOUT="${MUTANTS_TIMEOUT:-120}"
 
 files() {
@@ -51,7 +51,8 @@ files() {
         sys) echo 'src/sys/atomic.rs src/sys/lock.rs src/sys/root.rs' ;;
         sys-engine) echo 'src/sys/dir.rs src/sys/regular.rs src/sys/fs.rs src/sys/proc.rs src/sys/mod.rs' ;;
         sys-audit) echo 'src/sys/xattr.rs' ;;
-        sys-watch) echo 'src/sys/dirwatch.rs src/sys/event.rs src/sys/signal.rs src/sys/clock.rs src/sys/input.rs src/sys/gpio_uapi.rs src/sys/term.rs' ;;
+        sys-watch) echo 'src/sys/dirwatch.rs src/sys/event.rs src/sys/signal.rs src/sys/clock.rs src/sys/term.rs' ;;
+        sys-uapi) echo 'src/sys/gpio_uapi.rs src/sys/input.rs' ;;
         sys-offline) echo 'src/sys/mountns.rs src/sys/loopdev.rs src/sys/supervise.rs' ;;
         txn) echo 'src/txn/*.rs' ;;
         *)
@@ -77,8 +78,8 @@ suite() {
         sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli store_watch" ;;
         # Extended attributes: audit reads ACLs; a replaced store keeps the old one's.
         sys-audit) keep="audit_info hostile_txn" ;;
-        # inotify, signalfd, timerfd, the clocks, evdev, GPIO and the terminal: the watcher,
-        # the password prompt and the signal dispositions.
+        # inotify, signalfd, timerfd, the clocks and the terminal: the watcher, the password
+        # prompt and the signal dispositions. (sys-uapi: the unit tests alone.)
         sys-watch) keep="watch_cli watch_poll store_watch qts_passwd signals" ;;
         # Mount namespaces, loop devices and the supervised child: the offline rescue.
         sys-offline) keep="offline_root" ;;
