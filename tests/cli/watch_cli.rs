@@ -941,3 +941,80 @@ fn a_device_node_in_place_of_the_journal_is_refused_unopened() {
         calls.iter().map(|c| &c.line).collect::<Vec<_>>()
     );
 }
+
+/// The children of `pid` that have ended and not been reaped (zombies).
+fn zombie_children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if f.len() > 1 && f[0] == "Z" && f[1] == pid.to_string() {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// Two `--on-hold` hooks that end while the watcher is not running (stopped: their two
+/// SIGCHLDs arrive as one) are both reaped when it goes on: no zombie is left behind.
+#[test]
+fn hooks_that_end_together_are_all_reaped() {
+    let b = event_bytes();
+    let f = Fixture::new(Layout::Qts5);
+    let fifo = f.path("/button.fifo");
+    mkfifo(&fifo);
+    let gate = f.path("/gate");
+    let started = f.path("/started");
+    let hook = format!(
+        "echo >> {}; while [ ! -e {} ]; do sleep 0.05; done",
+        started.display(),
+        gate.display()
+    );
+    let fifo_s = fifo.to_str().unwrap().to_string();
+    let mut child = spawn_watch(
+        &f,
+        &["--replay", &fifo_s, "--foreground", "--on-hold", &hook],
+        None,
+    );
+    let pid = child.id();
+    let mut w = common::wait::open_fifo_writer(&fifo, &mut child, Duration::from_secs(20));
+    for t in [1_000, 5_000] {
+        w.write_all(&edge(b, t, KEY_RESTART, 1)).unwrap();
+        w.write_all(&edge(b, t + 500, KEY_RESTART, 0)).unwrap();
+    }
+    wait_for("both hooks running", Duration::from_secs(20), || {
+        std::fs::read_to_string(&started).is_ok_and(|t| t.lines().count() == 2)
+    });
+    let signal = |sig: &str| {
+        let st = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    std::fs::write(&gate, b"").unwrap();
+    wait_for("both hooks ended", Duration::from_secs(20), || {
+        zombie_children(pid).len() == 2
+    });
+    signal("-CONT");
+    wait_for("both hooks reaped", Duration::from_secs(10), || {
+        zombie_children(pid).is_empty()
+    });
+    drop(w);
+    let o = common::wait::output_within(child, Duration::from_secs(20), "watch at EOF");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
