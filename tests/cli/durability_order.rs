@@ -120,12 +120,10 @@ fn the_previous_version_is_kept_as_name_dash() {
     }
 }
 
-#[test]
-#[ignore = "needs strace"]
-fn a_change_slipped_in_after_the_rename_is_caught_by_the_read_back() {
-    require_native("a_change_slipped_in_after_the_rename_is_caught_by_the_read_back");
-    // Where to stop: at the directory fsync right after the last NAME+ rename (found on a
-    // dry run of the same change on an identical root).
+/// Where the last store of a `passwd` on a QTS 5 root is renamed into place: the `when` of
+/// the directory fsync right after it, and the store's path inside the root (found on a dry
+/// run of the same change on an identical root).
+fn last_rename_then_fsync() -> (usize, PathBuf) {
     let dry = Fixture::new(Layout::Qts5);
     let (o, calls) = trace(
         "rename,renameat,renameat2,fsync",
@@ -151,8 +149,14 @@ fn a_change_slipped_in_after_the_rename_is_caught_by_the_read_back() {
         .nth(3)
         .expect("new name")
         .to_string();
-    let inside = dir.strip_prefix(dry.root()).unwrap().join(&name);
+    (when, dir.strip_prefix(dry.root()).unwrap().join(&name))
+}
 
+#[test]
+#[ignore = "needs strace"]
+fn a_change_slipped_in_after_the_rename_is_caught_by_the_read_back() {
+    require_native("a_change_slipped_in_after_the_rename_is_caught_by_the_read_back");
+    let (when, inside) = last_rename_then_fsync();
     let f = Fixture::new(Layout::Qts5);
     let before = f.credentials();
     let target = f.root().join(&inside);
@@ -175,8 +179,57 @@ fn a_change_slipped_in_after_the_rename_is_caught_by_the_read_back() {
         "a file that does not hold what was written must fail the change: {err}"
     );
     assert!(err.contains("read back differs"), "{err}");
-    assert!(err.contains("rolled back"), "{err}");
+    // The file that already holds its old content counts as rolled back.
+    assert!(err.contains("every file was rolled back"), "{err}");
     assert_same(&before, &f.credentials(), "after the rollback");
+}
+
+/// The same, but the other writer puts something new in the last store: the rollback puts
+/// back every other store and leaves that one as the other program wrote it (what qrescue
+/// did not write is not undone), and says so.
+#[test]
+#[ignore = "needs strace"]
+fn a_rollback_leaves_a_store_another_program_changed_as_it_is() {
+    require_native("a_rollback_leaves_a_store_another_program_changed_as_it_is");
+    let (when, inside) = last_rename_then_fsync();
+    let f = Fixture::new(Layout::Qts5);
+    let before = f.credentials();
+    let target = f.root().join(&inside);
+    let old = std::fs::read(&target).unwrap();
+    let theirs = [old.as_slice(), b"# another program's line\n"].concat();
+    let o = run_stopped_at(
+        "fsync",
+        when,
+        &passwd_args(&f),
+        format!("{NEW}\n").as_bytes(),
+        || {
+            assert!(std::fs::read(&target).unwrap() != old, "not renamed yet");
+            std::fs::write(&target, &theirs).unwrap();
+        },
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains("another program changed meanwhile and was left as it is"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        theirs,
+        "the other program's change"
+    );
+    let expected: Vec<_> = before
+        .iter()
+        .map(|(p, b, m)| {
+            let b = if *p == target {
+                theirs.clone()
+            } else {
+                b.clone()
+            };
+            (p.clone(), b, *m)
+        })
+        .collect();
+    assert_same(&expected, &f.credentials(), "every other store rolled back");
 }
 
 /// `sizeof(struct input_event)` of the binary under test.
