@@ -73,8 +73,9 @@ suite() {
         # The engine through the binary (engine_cli), the tests written to kill mutants and
         # how every file is opened (open_flags).
         backup | sys) keep="engine_cli mutants_killed open_flags" ;;
-        # txn also: the read-back and rollback forced with strace (durability_order).
-        txn) keep="engine_cli mutants_killed open_flags durability_order" ;;
+        # txn also: the read-back and rollback forced with strace (durability_order) and the
+        # recovery of hostile or damaged intent records (hostile_txn).
+        txn) keep="engine_cli mutants_killed open_flags durability_order hostile_txn" ;;
         # Dir, regular-file opens, fs wrappers and /proc also carry the journal, the watch
         # state, leftovers and hostile roots.
         sys-engine) keep="engine_cli mutants_killed open_flags hostile_txn hostile_stores path_safety durability_order watch_cli store_watch" ;;

@@ -677,3 +677,29 @@ fn acls_and_xattrs_are_kept_and_never_widened() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&x.stdout), "kept");
 }
+
+/// An intent record whose scratch names are not qrescue's own (edited, damaged: here the
+/// names of other stores beside the files) is not trusted for them: recovery rolls the
+/// change back through fresh scratch names, and those other files are left exactly as
+/// they are.
+#[test]
+#[ignore = "needs strace"]
+fn recovery_never_takes_a_store_for_a_scratch_name() {
+    let f = Fixture::new(Layout::Qts5);
+    let before = f.credentials();
+    crash_after_all_renames(&f);
+    let intent = f.path(&format!("{}/txn.json", f.state_dir()));
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&intent).unwrap()).unwrap();
+    let scratch = v["scratch"]
+        .as_array_mut()
+        .expect("scratch names in the intent");
+    assert!(!scratch.is_empty());
+    for s in scratch.iter_mut() {
+        *s = serde_json::Value::from("passwd");
+    }
+    std::fs::write(&intent, serde_json::to_vec(&v).unwrap()).unwrap();
+    let s = status(&f);
+    assert!(s.status.success(), "{}", err(&s));
+    assert_same(&f.credentials(), &before, "rolled back, passwd untouched");
+}
