@@ -679,13 +679,15 @@ fn acls_and_xattrs_are_kept_and_never_widened() {
 }
 
 /// An intent record whose scratch names are not qrescue's own (edited, damaged: here the
-/// names of other stores beside the files) is not trusted for them: recovery rolls the
-/// change back through fresh scratch names, and those other files are left exactly as
-/// they are.
+/// name of another store beside the files, and of an owner's `.tmp` file) is not trusted for
+/// them: recovery rolls the change back through fresh scratch names, and those other files
+/// are left exactly as they are.
 #[test]
 #[ignore = "needs strace"]
 fn recovery_never_takes_a_store_for_a_scratch_name() {
     let f = Fixture::new(Layout::Qts5);
+    let notes = f.path("/mnt/HDA_ROOT/.config/notes.tmp");
+    std::fs::write(&notes, b"the owner's notes\n").unwrap();
     let before = f.credentials();
     crash_after_all_renames(&f);
     let intent = f.path(&format!("{}/txn.json", f.state_dir()));
@@ -694,12 +696,13 @@ fn recovery_never_takes_a_store_for_a_scratch_name() {
     let scratch = v["scratch"]
         .as_array_mut()
         .expect("scratch names in the intent");
-    assert!(!scratch.is_empty());
-    for s in scratch.iter_mut() {
-        *s = serde_json::Value::from("passwd");
+    assert!(scratch.len() >= 2, "{scratch:?}");
+    for (i, s) in scratch.iter_mut().enumerate() {
+        *s = serde_json::Value::from(if i % 2 == 0 { "passwd" } else { "notes.tmp" });
     }
     std::fs::write(&intent, serde_json::to_vec(&v).unwrap()).unwrap();
     let s = status(&f);
     assert!(s.status.success(), "{}", err(&s));
     assert_same(&f.credentials(), &before, "rolled back, passwd untouched");
+    assert_eq!(std::fs::read(&notes).unwrap(), b"the owner's notes\n");
 }
