@@ -250,6 +250,8 @@ mod tests {
         let kept = SHADOW.with_secret(&line(old), &NEW, KEEP).unwrap();
         assert_eq!(kept, b"admin:!$1$$new:20000:0:99999:7::1:");
         assert!(SHADOW.holds(&line(&kept), &NEW));
+        // The old line does not hold the new hash (the check after a change relies on it).
+        assert!(!SHADOW.holds(&line(old), &NEW));
         let lifted = Change {
             unlock: true,
             ..KEEP
@@ -291,6 +293,8 @@ mod tests {
             Smbpasswd.redact(b"admin:0:X:<new NT hash>:[U]:"),
             "admin:0:X:<new NT hash>:[U]:"
         );
+        // A line that is only a name has no secret to hide, and is shown as it is.
+        assert_eq!(SHADOW.redact(b"admin"), "admin");
     }
 
     #[test]
