@@ -295,6 +295,7 @@ mod tests {
         );
         // A line that is only a name has no secret to hide, and is shown as it is.
         assert_eq!(SHADOW.redact(b"admin"), "admin");
+        assert_eq!(Smbpasswd.redact(b"admin:0:LM"), "admin:0:LM");
     }
 
     #[test]

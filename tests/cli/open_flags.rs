@@ -60,8 +60,14 @@ fn check(f: &Fixture, cmd: &[&str], stdin: &[u8]) -> usize {
 
 /// Every open in `calls` (what `cmd` did) has the flags this module promises.
 fn check_calls(f: &Fixture, cmd: &[&str], o: &Output, calls: &[Call]) -> usize {
-    assert!(
-        o.status.success(),
+    check_calls_exit(f, cmd, o, calls, 0)
+}
+
+/// [`check_calls`] for a command that ends with exit status `code`.
+fn check_calls_exit(f: &Fixture, cmd: &[&str], o: &Output, calls: &[Call], code: i32) -> usize {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
         "{cmd:?}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -123,6 +129,16 @@ fn every_open_is_close_on_exec_nofollow_in_a_directory_and_o_directory_for_a_dir
         std::fs::write(&replay, b"").unwrap();
         let replay = replay.to_str().unwrap().to_string();
         checked += check(&f, &["watch", "--replay", &replay, "--foreground"], b"");
+        // A --device that is not an input device (a FIFO): opened, then refused (exit 2).
+        let fifo = f.path("/not-a-device");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let cmd = ["watch", "--device", fifo.to_str().unwrap()];
+        let (o, calls) = trace(OPENS, &args(&f, &cmd), b"");
+        checked += check_calls_exit(&f, &cmd, &o, &calls, 2);
         // The watcher of the credential stores, running (its state, key and journal), twice:
         // the second start reads what the first kept and appends what changed since.
         for run in 0..2 {
