@@ -22,6 +22,8 @@ NATIVE_ONLY=(
     specific_faults_exit_74_with_one_line
     no_file_syscall_names_a_path_outside_the_root
     sigkill_at_any_journal_write_or_fdatasync_leaves_a_readable_journal
+    a_device_node_that_appears_is_tried_at_once
+    a_device_node_in_place_of_the_journal_is_refused_unopened
 )
 skip_args=()
 for t in "${NATIVE_ONLY[@]}"; do skip_args+=(--skip "$t"); done
